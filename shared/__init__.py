@@ -1,0 +1,1 @@
+"""What every Appointment Invites service uses: settings, events, bus, database, HTTP, clock."""

@@ -1,0 +1,1 @@
+"""The message bus: topology, transactional outbox and relay, consumer with inbox."""

@@ -1,0 +1,167 @@
+"""PostgreSQL through asyncpg: each service's own database, its pool and its migrations.
+
+Migrations are numbered SQL files (``0001_name.sql``). The shared ones
+(outbox, inbox) are applied first under the namespace ``shared``, then the
+service's own. Each runs in its own transaction under a PostgreSQL advisory
+lock, so two copies starting at once apply each file exactly once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+SHARED_MIGRATIONS = Path(__file__).parent / "migrations"
+_MIGRATION_LOCK_KEY = 0x41505049  # "APPI": any constant shared by every copy
+_FILE_RE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+class DatabaseUnavailable(RuntimeError):
+    """PostgreSQL could not be reached; the message says where we looked."""
+
+
+def dsn_for_database(dsn: str, database: str) -> str:
+    parts = urlsplit(dsn)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
+
+
+def describe_dsn(dsn: str) -> str:
+    parts = urlsplit(dsn)
+    return f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
+
+
+async def ensure_database(server_dsn: str, database: str) -> None:
+    """Create the service's database when it is missing (safe when two race)."""
+    try:
+        conn = await asyncpg.connect(server_dsn, timeout=10)
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise DatabaseUnavailable(
+            f"PostgreSQL is not reachable at {describe_dsn(server_dsn)} ({exc})"
+        ) from exc
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
+        if not exists:
+            try:
+                await conn.execute(f'CREATE DATABASE "{database}"')
+                log.info("database created", extra={"database": database})
+            except (asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
+                pass  # another copy created it first
+    finally:
+        await conn.close()
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for typename in ("json", "jsonb"):
+        await conn.set_type_codec(
+            typename, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    try:
+        pool = await asyncpg.create_pool(
+            dsn, min_size=min_size, max_size=max_size, init=_init_connection, timeout=10
+        )
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise DatabaseUnavailable(
+            f"PostgreSQL is not reachable at {describe_dsn(dsn)} ({exc})"
+        ) from exc
+    assert pool is not None
+    return pool
+
+
+@dataclass(frozen=True)
+class Migration:
+    namespace: str
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def load_migrations(namespace: str, directory: Path) -> list[Migration]:
+    found = []
+    for path in sorted(directory.glob("*.sql")):
+        match = _FILE_RE.match(path.name)
+        if not match:
+            raise ValueError(f"migration file {path} is not named NNNN_name.sql")
+        found.append(Migration(namespace, int(match.group(1)), path.stem, path.read_text()))
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise ValueError(f"two migrations in {directory} share a number")
+    return found
+
+
+async def migrate(conn: asyncpg.Connection, migrations: list[Migration]) -> list[str]:
+    """Apply what is not applied yet; returns the names applied now."""
+    applied_now: list[str] = []
+    await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK_KEY)
+    try:
+        await conn.execute(
+            """CREATE TABLE IF NOT EXISTS schema_migrations (
+                   namespace text NOT NULL,
+                   version integer NOT NULL,
+                   name text NOT NULL,
+                   checksum text NOT NULL,
+                   applied_at timestamptz NOT NULL DEFAULT now(),
+                   PRIMARY KEY (namespace, version))"""
+        )
+        rows = await conn.fetch("SELECT namespace, version, checksum FROM schema_migrations")
+        done: dict[tuple[str, int], str] = {
+            (r["namespace"], r["version"]): r["checksum"] for r in rows
+        }
+        for m in migrations:
+            key = (m.namespace, m.version)
+            if key in done:
+                if done[key] != m.checksum:
+                    log.warning(
+                        "applied migration differs from its file",
+                        extra={"migration": f"{m.namespace}/{m.name}"},
+                    )
+                continue
+            async with conn.transaction():
+                await conn.execute(m.sql)
+                await conn.execute(
+                    "INSERT INTO schema_migrations(namespace, version, name, checksum)"
+                    " VALUES ($1, $2, $3, $4)",
+                    m.namespace,
+                    m.version,
+                    m.name,
+                    m.checksum,
+                )
+            applied_now.append(f"{m.namespace}/{m.name}")
+            log.info("migration applied", extra={"migration": f"{m.namespace}/{m.name}"})
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK_KEY)
+    return applied_now
+
+
+def service_migrations(service_migrations_dir: Path) -> list[Migration]:
+    return load_migrations("shared", SHARED_MIGRATIONS) + load_migrations(
+        "service", service_migrations_dir
+    )
+
+
+async def prepare_database(
+    server_dsn: str, database: str, migrations_dir: Path, **pool_args: Any
+) -> asyncpg.Pool:
+    """Create the database if missing, migrate it, and open the pool."""
+    await ensure_database(server_dsn, database)
+    dsn = dsn_for_database(server_dsn, database)
+    pool = await create_pool(dsn, **pool_args)
+    async with pool.acquire() as conn:
+        await migrate(conn, service_migrations(migrations_dir))
+    return pool

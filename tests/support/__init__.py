@@ -1,0 +1,1 @@
+"""Helpers for the test tiers: isolated settings, real-infrastructure fixtures, polling."""
