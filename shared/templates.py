@@ -240,3 +240,41 @@ def _render(env: ImmutableSandboxedEnvironment, source: str, context: Mapping[st
     if len(out) > MAX_OUTPUT_CHARS:
         raise TemplateProblem("the rendered text is too long")
     return out
+
+
+# ------------------------------------------------------------ the email variables
+DEFAULT_SUBJECT = "{{ invite.type|default('Appointment') }} invitation: please book by {{ invite.due_date }}"  # noqa: E501
+
+
+def invite_email_context(
+    invite: Any, invitee: Any, *, center_name: str = "", instructions: str = ""
+) -> dict[str, Any]:
+    """The variables of API.md for one invitee, from ``InviteCreated``/``InviteeData``.
+
+    Used both for the preview (invite_service) and for sending (notify_service),
+    so what staff preview is what students get.
+    """
+    section = invite.section
+    return {
+        "student": {
+            "first_name": invitee.first_name,
+            "last_name": invitee.last_name,
+            "email": invitee.email,
+            "id": invitee.student_id,
+        },
+        "invite": {
+            "type": invite.type,
+            "due_date": TemplateDate(invite.due_date),
+            "duration_minutes": invite.duration_minutes,
+            "section": (
+                {"subject": section.subject, "course": section.course, "section": section.section}
+                if section is not None
+                else None
+            ),
+            "reason": invite.reason.name if invite.reason is not None else None,
+            "notes": invite.notes,
+        },
+        "link": invitee.link,
+        "instructions": instructions,
+        "center": {"name": center_name},
+    }

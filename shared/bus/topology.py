@@ -20,7 +20,13 @@ from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
 
 # What each service consumes: the routing keys of its queue.
 SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
-    "invite_service": ("appointment.booked", "appointment.cancelled", "email.sent", "email.failed"),
+    "invite_service": (
+        "appointment.booked",
+        "appointment.cancelled",
+        "email.sent",
+        "email.failed",
+        "center.upserted",
+    ),
     "search_service": (
         "invite.*",
         "invitee.*",
