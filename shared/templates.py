@@ -243,7 +243,9 @@ def _render(env: ImmutableSandboxedEnvironment, source: str, context: Mapping[st
 
 
 # ------------------------------------------------------------ the email variables
-DEFAULT_SUBJECT = "{{ invite.type|default('Appointment') }} invitation: please book by {{ invite.due_date }}"  # noqa: E501
+DEFAULT_SUBJECT = (
+    "{{ invite.type|default('Appointment') }} invitation: please book by {{ invite.due_date }}"
+)
 
 
 def invite_email_context(

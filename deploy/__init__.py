@@ -1,0 +1,1 @@
+"""Running the system: locally (``local_run``), in containers, on a cluster."""
