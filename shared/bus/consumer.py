@@ -125,6 +125,20 @@ class Consumer:
         headers = dict(message.headers or {})
         attempt = int(str(headers.get(ATTEMPT_HEADER, 0) or 0))
         error = f"{type(exc).__name__}: {exc}"
+        if is_infrastructure_error(exc):
+            # The database is down, not the message bad: wait and try again
+            # without spending an attempt, so an outage never parks good events.
+            delay = self._retry_delays[-1] if self._retry_delays else 0
+            log.warning(
+                "database unavailable while handling an event; retrying later",
+                extra={"event_type": event_type, "delay_ms": delay, "error": error},
+            )
+            headers[ERROR_HEADER] = error[:1000]
+            await self._republish(
+                message, retry_queue(self._namespace, self._service, delay), headers
+            )
+            metrics.EVENTS_CONSUMED.labels(self._service, event_type, "deferred").inc()
+            return
         if attempt < len(self._retry_delays):
             delay = self._retry_delays[attempt]
             log.warning(
@@ -179,6 +193,19 @@ class Consumer:
             copy, routing_key=queue_name, timeout=self._publish_timeout
         )
         await message.ack()
+
+
+def is_infrastructure_error(exc: BaseException) -> bool:
+    """Errors that say the database connection failed rather than the event."""
+    return isinstance(
+        exc,
+        OSError
+        | asyncpg.PostgresConnectionError
+        | asyncpg.InterfaceError
+        | asyncpg.CannotConnectNowError
+        | asyncpg.AdminShutdownError
+        | TimeoutError,
+    )
 
 
 async def replay_parked(
