@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 
-from aiohttp import web
-
-from shared.bus.consumer import Handler
-from shared.runtime import Runtime, ServiceSpec
+from services.notify_service.handlers import make_handlers
+from services.notify_service.routes import setup_routes
+from services.notify_service.scheduler import scheduler_context
+from services.notify_service.sink import sink_context
+from shared.runtime import ServiceSpec
 
 SERVICE = "notify_service"
-
-
-def setup_routes(app: web.Application) -> None:
-    pass
-
-
-def handlers(runtime: Runtime) -> Mapping[str, Handler]:
-    return {}
-
 
 SPEC = ServiceSpec(
     name=SERVICE,
     migrations_dir=Path(__file__).parent / "migrations",
     setup_routes=setup_routes,
-    handlers=handlers,
+    handlers=make_handlers,
+    # The sink first, so the scheduler's first sends find it listening.
+    background=[sink_context, scheduler_context],
 )

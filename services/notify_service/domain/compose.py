@@ -1,0 +1,294 @@
+"""Building the emails: pure functions from event data to ``EmailMessage``.
+
+Every message is built by the standard library with ``policy.SMTP`` (CRLF line
+ends, folded headers, RFC 2047 encoding of non-ASCII names), so a student's
+name can never inject a header: display names lose their control characters
+and addresses with any are refused.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from html import escape as html_escape
+from zoneinfo import ZoneInfo
+
+import markupsafe
+from icalendar import Calendar, Event, vCalAddress, vText
+
+from shared.events import AppointmentBooked, InviteCreated, InviteeData
+from shared.templates import DEFAULT_SUBJECT, invite_email_context, render, render_html
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_ID_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+_EMAIL = re.compile(r"^[^@\s<>(),;:\"\[\]\\]+@[A-Za-z0-9.-]+\.?[A-Za-z0-9-]*$")
+
+
+class BadAddress(ValueError):
+    """An address that cannot be put in a header safely."""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class Composed:
+    """What a message says, before it becomes MIME."""
+
+    subject: str
+    text: str
+    html: str | None = None
+    attachments: tuple[Attachment, ...] = field(default=())
+
+
+# ------------------------------------------------------------------ headers
+def clean_display_name(name: str) -> str:
+    """One line of text: control characters (CR, LF, TAB, …) become single spaces."""
+    return " ".join(_CONTROL.sub(" ", name).split())
+
+
+def clean_subject(subject: str) -> str:
+    # A rendered template may span lines; a subject is one line.
+    return clean_display_name(subject)[:900] or "(no subject)"
+
+
+def check_address(addr: str) -> str:
+    """The bare address, or BadAddress when it is not one (or could inject anything)."""
+    addr = addr.strip()
+    if not addr or _CONTROL.search(addr) or not _EMAIL.match(addr) or len(addr) > 320:
+        raise BadAddress(f"not a valid email address: {addr!r}")
+    return addr
+
+
+def make_address(name: str | None, addr: str) -> Address:
+    addr = check_address(addr)
+    username, _, domain = addr.rpartition("@")
+    return Address(display_name=clean_display_name(name or ""), username=username, domain=domain)
+
+
+def parse_from(mail_from: str) -> Address:
+    """``MAIL_FROM`` as 'Name <addr>' or a bare address."""
+    name, addr = parseaddr(mail_from)
+    return make_address(name, addr or mail_from)
+
+
+def split_recipients(values: Sequence[str]) -> list[str]:
+    """Addresses from entries that may themselves be ``;``/``,``-separated, in order, once."""
+    seen: dict[str, None] = {}
+    for value in values:
+        for part in re.split(r"[;,]", value):
+            part = part.strip()
+            if part:
+                seen.setdefault(part, None)
+    return list(seen)
+
+
+def message_id(domain: str, *parts: object) -> str:
+    """A stable Message-ID, the same for every attempt of one logical email."""
+    local = "-".join(_ID_UNSAFE.sub("_", str(p)) for p in parts)
+    return f"<{local}@{_ID_UNSAFE.sub('_', domain) or 'localhost'}>"
+
+
+def domain_of(mail_from: str) -> str:
+    _, addr = parseaddr(mail_from)
+    return (addr or mail_from).rpartition("@")[2] or "localhost"
+
+
+# ------------------------------------------------------------------ MIME
+def build_message(
+    *,
+    sender: Address,
+    to: Address,
+    composed: Composed,
+    when: datetime,
+    msg_id: str,
+) -> EmailMessage:
+    msg = EmailMessage(policy=policy.SMTP)
+    msg["Date"] = format_datetime(when)
+    msg["Message-ID"] = msg_id
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = clean_subject(composed.subject)
+    msg["MIME-Version"] = "1.0"
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(composed.text, subtype="plain", charset="utf-8")
+    if composed.html is not None:
+        msg.add_alternative(composed.html, subtype="html", charset="utf-8")
+    for att in composed.attachments:
+        maintype, _, subtype = att.content_type.partition("/")
+        msg.add_attachment(
+            att.content,
+            maintype=maintype or "application",
+            subtype=subtype or "octet-stream",
+            filename=clean_display_name(att.filename) or "attachment",
+        )
+    return msg
+
+
+def html_document(body: str) -> str:
+    return (
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8"></head>\n'
+        '<body style="font-family: Arial, Helvetica, sans-serif; line-height: 1.45">\n'
+        f"{body}\n</body></html>\n"
+    )
+
+
+def _html_lines(markup: str) -> str:
+    # The templates are text: a newline of the text is a line break in HTML.
+    return markup.replace("\r\n", "\n").replace("\n", "<br />\n")
+
+
+_URL = re.compile(r"(?<![\"'=>])(https?://[^\s<>\"']+)")
+
+
+def _linkify(markup: str) -> str:
+    """Make bare URLs clickable, unless the template already wrote its own links."""
+    if "<a " in markup.lower():
+        return markup
+    return _URL.sub(lambda m: f'<a href="{m.group(1)}">{m.group(1)}</a>', markup)
+
+
+# ------------------------------------------------------------------ invite emails
+def compose_invite_email(
+    invite: InviteCreated,
+    invitee: InviteeData,
+    *,
+    kind: str,
+    center_name: str,
+) -> Composed:
+    """Instruction or reminder email; raises TemplateProblem when a template fails.
+
+    Everything is rendered before anything is sent, so a template error means no
+    email at all, never a half-rendered one.
+    """
+    base = invite_email_context(invite, invitee, center_name=center_name)
+    instructions_text = render(invite.instructions_template, base)
+    instructions_html = markupsafe.Markup(render_html(invite.instructions_template, base))
+    text = render(invite.email_text, {**base, "instructions": instructions_text})
+    html = render_html(invite.email_text, {**base, "instructions": instructions_html})
+    subject = render(invite.subject_template or DEFAULT_SUBJECT, base)
+    if invitee.link not in text:
+        # The personal link is what the email is for: never send one without it.
+        text = f"{text.rstrip()}\n\nBook your appointment here: {invitee.link}\n"
+        html = f"{html.rstrip()}\n\nBook your appointment here: {html_escape(invitee.link)}\n"
+    if kind == "reminder":
+        reminder_ctx = {**base, "instructions": instructions_text}
+        reminder_text = render(invite.reminder_text, reminder_ctx) if invite.reminder_text else ""
+        reminder_html = (
+            render_html(invite.reminder_text, {**base, "instructions": instructions_html})
+            if invite.reminder_text
+            else ""
+        )
+        if reminder_text.strip():
+            text = f"{text.rstrip()}\n\n{reminder_text}"
+            html = f"{html.rstrip()}\n\n{reminder_html}"
+        subject = f"Reminder: {subject}"
+    return Composed(subject=subject, text=text, html=html_document(_linkify(_html_lines(html))))
+
+
+# ------------------------------------------------------------------ confirmation
+def _local(when: datetime, tz: ZoneInfo) -> datetime:
+    return when.astimezone(tz)
+
+
+def _when_text(start: datetime, end: datetime) -> str:
+    day = f"{start:%A}, {start:%B} {start.day}, {start.year}"
+    return f"{day}, {start:%H:%M}–{end:%H:%M} ({start.tzname()})"
+
+
+def compose_confirmation(
+    appointment: AppointmentBooked,
+    invitee: InviteeData | None,
+    *,
+    tz: ZoneInfo,
+    uid_domain: str,
+    now: datetime,
+) -> Composed:
+    start = _local(appointment.starts_at, tz)
+    end = _local(appointment.ends_at, tz)
+    when = _when_text(start, end)
+    first_name = invitee.first_name if invitee else ""
+    link = invitee.link if invitee else ""
+    center = appointment.center.name
+    consultant = appointment.consultant.name
+    modality = "online" if appointment.modality == "online" else "in person"
+    lines = [
+        f"Hello {first_name}," if first_name else "Hello,",
+        "",
+        "Your appointment is booked.",
+        "",
+        f"When: {when}",
+        f"Where: {center} ({modality})",
+        f"With: {consultant}",
+        f"Duration: {appointment.duration_minutes} minutes",
+    ]
+    if link:
+        lines += ["", f"View your appointment: {link}"]
+    lines += ["", "The attached calendar file adds it to your calendar."]
+    text = "\n".join(lines) + "\n"
+    html_body = _linkify(_html_lines(html_escape(text)))
+    ics = appointment_ics(
+        appointment, tz=tz, uid_domain=uid_domain, now=now, description=link, student=invitee
+    )
+    return Composed(
+        subject=f"Appointment confirmed: {start:%a} {start:%b} {start.day}, {start:%H:%M}",
+        text=text,
+        html=html_document(html_body),
+        attachments=(Attachment("appointment.ics", "text/calendar", ics),),
+    )
+
+
+def appointment_ics(
+    appointment: AppointmentBooked,
+    *,
+    tz: ZoneInfo,
+    uid_domain: str,
+    now: datetime,
+    description: str = "",
+    student: InviteeData | None = None,
+) -> bytes:
+    """An iCalendar file with one VEVENT in the center's timezone (TZID + VTIMEZONE)."""
+    cal = Calendar()
+    cal.add("prodid", "-//Appointment Invites//notify_service//EN")
+    cal.add("version", "2.0")
+    cal.add("method", "PUBLISH")
+    event = Event()
+    # Stable per appointment: a calendar that imports it twice updates one event.
+    event.add("uid", f"appointment-{_ID_UNSAFE.sub('_', appointment.appointment_id)}@{uid_domain}")
+    event.add("dtstamp", now)
+    event.add("dtstart", appointment.starts_at.astimezone(tz))
+    event.add("dtend", appointment.ends_at.astimezone(tz))
+    event.add(
+        "summary",
+        f"Appointment with {appointment.consultant.name} at {appointment.center.name}",
+    )
+    event.add("location", vText(appointment.center.name))
+    if description:
+        event.add("description", description)
+    if student is not None:
+        attendee = vCalAddress(f"mailto:{student.email}")
+        attendee.params["cn"] = vText(f"{student.first_name} {student.last_name}".strip())
+        event.add("attendee", attendee, encode=False)
+    cal.add_component(event)
+    cal.add_missing_timezones()
+    return bytes(cal.to_ical())
+
+
+# ------------------------------------------------------------------ report
+def compose_report(subject: str, body_text: str, attachment: Attachment) -> Composed:
+    return Composed(
+        subject=subject or "Report",
+        text=body_text or "The report is attached.",
+        html=None,
+        attachments=(attachment,),
+    )
