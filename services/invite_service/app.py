@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 
 from aiohttp import web
 
-from shared.bus.consumer import Handler
-from shared.runtime import Runtime, ServiceSpec
+from shared.runtime import ServiceSpec
 
-SERVICE = "invite_service"
+from .api import directory, invites, rules, widgets
+from .api.common import SERVICE
+from .expiry import expiry_loop
+from .handlers import handlers
 
 
 def setup_routes(app: web.Application) -> None:
-    pass
-
-
-def handlers(runtime: Runtime) -> Mapping[str, Handler]:
-    return {}
+    directory.setup(app)
+    widgets.setup(app)
+    invites.setup(app)
+    rules.setup(app)
 
 
 SPEC = ServiceSpec(
@@ -26,4 +26,5 @@ SPEC = ServiceSpec(
     migrations_dir=Path(__file__).parent / "migrations",
     setup_routes=setup_routes,
     handlers=handlers,
+    background=[expiry_loop],
 )

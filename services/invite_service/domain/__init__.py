@@ -1,0 +1,1 @@
+"""The invite service's domain rules: pure functions, no I/O, unit tested."""
