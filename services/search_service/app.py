@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 
-from aiohttp import web
-
-from shared.bus.consumer import Handler
-from shared.runtime import Runtime, ServiceSpec
+from services.search_service.handlers import handlers
+from services.search_service.routes import setup_routes
+from shared.runtime import ServiceSpec
 
 SERVICE = "search_service"
-
-
-def setup_routes(app: web.Application) -> None:
-    pass
-
-
-def handlers(runtime: Runtime) -> Mapping[str, Handler]:
-    return {}
-
 
 SPEC = ServiceSpec(
     name=SERVICE,

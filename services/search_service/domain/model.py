@@ -77,7 +77,9 @@ class Restrictions:
 
     @property
     def kinds(self) -> frozenset[str]:
-        return frozenset(k for k, ok in (("one_on_one", self.one_on_one), ("group", self.group)) if ok)
+        return frozenset(
+            k for k, ok in (("one_on_one", self.one_on_one), ("group", self.group)) if ok
+        )
 
 
 @dataclass(frozen=True, slots=True)

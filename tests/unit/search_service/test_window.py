@@ -15,9 +15,7 @@ NOW = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)  # 10:00 in New York
 
 def test_parse_dates_and_times():
     assert parse_bound("2026-01-05", "from") == date(2026, 1, 5)
-    assert parse_bound("2026-01-05T09:00:00-05:00", "from") == datetime(
-        2026, 1, 5, 14, tzinfo=UTC
-    )
+    assert parse_bound("2026-01-05T09:00:00-05:00", "from") == datetime(2026, 1, 5, 14, tzinfo=UTC)
     assert parse_bound("2026-01-05T09:00:00Z", "from") == datetime(2026, 1, 5, 9, tzinfo=UTC)
     # "+" decoded as a space in a query string.
     assert parse_bound("2026-01-05T09:00:00 01:00", "from") == datetime(2026, 1, 5, 8, tzinfo=UTC)

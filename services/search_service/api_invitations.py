@@ -1,0 +1,374 @@
+"""The student's link: what the invite allows, its slots, booking, and the appointment.
+
+The token in the path is what authorises (any signed identity may call; the gateway
+sends students as role "student"). An unknown, cancelled or expired token gets the
+same 404 as every other, so a link reveals nothing about why it does not work.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+from aiohttp import web
+
+from services.search_service import repository as repo
+from services.search_service.domain.duration import BookedDuration, booked_duration
+from services.search_service.domain.links import link_status
+from services.search_service.domain.model import Center, Restrictions
+from services.search_service.domain.slots import SearchInput, check_booking, search_slots
+from services.search_service.domain.window import (
+    Bound,
+    Window,
+    WindowError,
+    parse_bound,
+    resolve_window,
+)
+from services.search_service.models import (
+    BookIn,
+    InvitationOut,
+    ModalitiesView,
+    ReasonView,
+    Ref,
+    RestrictionsView,
+    SectionView,
+    SlotsQuery,
+)
+from services.search_service.outbox_events import booked_event
+from services.search_service.presenters import student_appointment_out
+from shared.bus.outbox import add_to_outbox
+from shared.errors import Problem, field_problem
+from shared.http import identity, json_response, parse_body, parse_query
+from shared.runtime import RUNTIME
+from shared.templates import TemplateProblem, invite_email_context, render
+from shared.tokens import hash_token, link_for, looks_like_token
+
+log = logging.getLogger(__name__)
+
+NOT_FOUND = "This link is not valid. Please contact the center that sent it."
+
+
+def _not_found() -> Problem:
+    return Problem(404, NOT_FOUND)
+
+
+@dataclass(frozen=True)
+class Invitation:
+    """A resolved, open link: the invitee's row and what the invite allows."""
+
+    row: Any
+    restrictions: Restrictions
+    status: str
+    centers: dict[str, Center]
+
+
+def restrictions_of(row: Any) -> Restrictions:
+    modalities = row["modalities"] or {}
+    section = row["section"]
+    reason = row["reason"]
+    return Restrictions(
+        due_date=row["due_date"],
+        type=row["type"],
+        section_id=section["section_id"] if section else None,
+        reason_id=reason["reason_id"] if reason else None,
+        duration_minutes=row["duration_minutes"],
+        in_person=bool(modalities.get("in_person", True)),
+        online=bool(modalities.get("online", False)),
+        one_on_one=bool(modalities.get("one_on_one", True)),
+        group=bool(modalities.get("group", True)),
+        center_ids=frozenset(row["center_ids"] or ()),
+    )
+
+
+async def resolve(conn: asyncpg.Connection, token: str, now: datetime) -> Invitation:
+    if not looks_like_token(token):
+        raise _not_found()
+    row = await repo.invitation_by_token(conn, hash_token(token))
+    if row is None:
+        raise _not_found()
+    center_ids = list(row["center_ids"] or ())
+    centers = await repo.centers(conn, center_ids or None)
+    status = link_status(
+        cancelled=bool(row["cancelled"]),
+        replica_status=row["replica_status"],
+        has_appointment=row["appointment_id"] is not None,
+        due_date=row["due_date"],
+        timezones=[ZoneInfo(c.timezone) for c in centers.values()],
+        now=now,
+    )
+    if status in ("cancelled", "expired"):
+        raise _not_found()
+    return Invitation(row, restrictions_of(row), status, centers)
+
+
+def duration_for(inv: Invitation, center: Center, rules: list[Any]) -> BookedDuration:
+    return booked_duration(
+        invite_duration=inv.restrictions.duration_minutes,
+        center_default=center.default_appointment_minutes,
+        invite_type=inv.restrictions.type,
+        lists=inv.row["lists"],
+        rules=rules,
+    )
+
+
+# ------------------------------------------------------------------ GET the invitation
+async def get_invitation(request: web.Request) -> web.Response:
+    identity(request)
+    runtime = request.app[RUNTIME]
+    token = request.match_info["token"]
+    async with runtime.db.acquire() as conn:
+        inv = await resolve(conn, token, runtime.clock.now())
+        rules = await repo.duration_rules(conn)
+    row = inv.row
+    # The duration the student will book; the same at every center unless the invite
+    # leaves it to each center's default, then it is shown only when all agree.
+    durations = {duration_for(inv, c, rules).minutes for c in inv.centers.values()}
+    if not inv.centers and inv.restrictions.duration_minutes is not None:
+        durations = {inv.restrictions.duration_minutes}
+    first_center = next(iter(inv.centers.values()), None)
+    instructions = _instructions(row, token, runtime.settings.public_base_url, first_center)
+    section, reason, modalities = row["section"], row["reason"], row["modalities"] or {}
+    body = InvitationOut(
+        type=row["type"],
+        due_date=row["due_date"],
+        instructions=instructions,
+        restrictions=RestrictionsView(
+            section=SectionView(**section) if section else None,
+            reason=ReasonView(**reason) if reason else None,
+            duration_minutes=durations.pop() if len(durations) == 1 else None,
+            modalities=ModalitiesView(
+                in_person=bool(modalities.get("in_person", True)),
+                online=bool(modalities.get("online", False)),
+                one_on_one=bool(modalities.get("one_on_one", True)),
+                group=bool(modalities.get("group", True)),
+            ),
+        ),
+        status="booked" if inv.status == "booked" else "invited",
+        appointment_id=row["appointment_id"],
+        centers=[Ref(id=c.id, name=c.name) for c in inv.centers.values()],
+    )
+    return json_response(body)
+
+
+def _instructions(row: Any, token: str, base_url: str, center: Center | None) -> str:
+    """The widget's instructions rendered for this student (as in the email)."""
+    source = row["instructions_template"] or ""
+    if not source:
+        return ""
+    section, reason = row["section"], row["reason"]
+    invite = SimpleNamespace(
+        type=row["type"],
+        due_date=row["due_date"],
+        duration_minutes=row["duration_minutes"],
+        notes=None,  # staff notes never reach the student's page
+        section=SimpleNamespace(**section) if section else None,
+        reason=SimpleNamespace(**reason) if reason else None,
+    )
+    invitee = SimpleNamespace(
+        first_name=row["first_name"],
+        last_name=row["last_name"],
+        email=row["email"],
+        student_id=row["student_id"],
+        link=link_for(base_url, token),
+    )
+    context = invite_email_context(invite, invitee, center_name=center.name if center else "")
+    try:
+        return render(source, context)
+    except TemplateProblem as exc:
+        log.warning("instructions did not render", extra={"error": str(exc)})
+        return ""
+
+
+# ------------------------------------------------------------------ slots
+def parse_window_bounds(q: SlotsQuery) -> tuple[Bound | None, Bound | None]:
+    try:
+        return parse_bound(q.from_, "from"), parse_bound(q.to, "to")
+    except WindowError as exc:
+        raise field_problem(exc.field, exc.message) from exc
+
+
+def window_for(
+    start: Bound | None, end: Bound | None, tz: ZoneInfo, now: datetime, inv: Invitation
+) -> Window:
+    try:
+        return resolve_window(start, end, tz=tz, now=now, due_date=inv.restrictions.due_date)
+    except WindowError as exc:
+        raise field_problem(exc.field, exc.message) from exc
+
+
+async def get_slots(request: web.Request) -> web.Response:
+    identity(request)
+    runtime = request.app[RUNTIME]
+    q = parse_query(request, SlotsQuery)
+    start, end = parse_window_bounds(q)
+    now = runtime.clock.now()
+    async with runtime.db.acquire() as conn:
+        inv = await resolve(conn, request.match_info["token"], now)
+        # The window is checked even when no center is known yet.
+        window_for(start, end, ZoneInfo("UTC"), now, inv)
+        rules = await repo.duration_rules(conn)
+        plans: dict[str, tuple[Center, SearchInput]] = {}
+        for center in inv.centers.values():
+            tz = ZoneInfo(center.timezone)
+            plans[center.id] = (
+                center,
+                SearchInput(
+                    restrictions=inv.restrictions,
+                    interval_minutes=center.slot_interval_minutes,
+                    duration_minutes=duration_for(inv, center, rules).minutes,
+                    timezone=tz,
+                    window=window_for(start, end, tz, now, inv),
+                    now=now,
+                ),
+            )
+        if not plans:
+            return json_response({"items": []})
+        r = inv.restrictions
+        rows = await repo.search_availabilities(
+            conn,
+            center_ids=list(plans),
+            start=max(min(p.window.start for _, p in plans.values()), now),
+            end=max(p.window.end for _, p in plans.values()),
+            modalities=sorted(r.modalities),
+            kinds=sorted(r.kinds),
+            section_id=r.section_id,
+            reason_id=r.reason_id,
+            min_minutes=min(p.duration_minutes for _, p in plans.values()),
+        )
+        busy = await repo.busy_for(conn, [row["id"] for row in rows])
+    by_center: dict[str, list[Any]] = {}
+    info: dict[str, Any] = {}
+    for row in rows:
+        by_center.setdefault(row["center_id"], []).append(repo.availability_of(row))
+        info[row["id"]] = row
+    items: list[tuple[datetime, str, dict[str, Any]]] = []
+    for center_id, blocks in by_center.items():
+        center, plan = plans[center_id]
+        tz = plan.timezone
+        center_ref = {"id": center.id, "name": center.name}
+        for slot in search_slots(blocks, busy, plan):
+            row = info[slot.availability_id]
+            items.append(
+                (
+                    slot.starts_at,
+                    row["consultant_name"],
+                    {
+                        "availability_id": slot.availability_id,
+                        "starts_at": slot.starts_at.astimezone(tz).isoformat(),
+                        "ends_at": slot.ends_at.astimezone(tz).isoformat(),
+                        "duration_minutes": slot.duration_minutes,
+                        "consultant": {"id": row["consultant_id"], "name": row["consultant_name"]},
+                        "center": center_ref,
+                        "modality": row["modality"],
+                        "kind": row["kind"],
+                    },
+                )
+            )
+    items.sort(key=lambda t: (t[0], t[1], t[2]["availability_id"]))
+    # Plain dicts and one dumps: a week of a busy center is thousands of slots.
+    text = json.dumps({"items": [t[2] for t in items]})
+    return web.Response(text=text, content_type="application/json")
+
+
+# ------------------------------------------------------------------ booking
+async def book(request: web.Request) -> web.Response:
+    ident = identity(request)
+    runtime = request.app[RUNTIME]
+    body = await parse_body(request, BookIn)
+    # A student books through the link; staff using the link book on the student's behalf.
+    booked_by = ident.sub if ident.is_staff else "student"
+    now = runtime.clock.now()
+    try:
+        async with runtime.db.acquire() as conn, conn.transaction():
+            inv = await resolve(conn, request.match_info["token"], now)
+            if inv.status == "booked":
+                raise Problem(409, "You already have an appointment for this invite.")
+            # The row lock serialises bookings of one availability; the capacity
+            # trigger and the constraints re-check in PostgreSQL whatever happens here.
+            avail = await repo.lock_availability(conn, body.availability_id)
+            if avail is None:
+                raise field_problem("availability_id", "no such availability")
+            center = inv.centers.get(avail["center_id"])
+            if center is None:
+                if inv.restrictions.center_ids:
+                    raise field_problem(
+                        "center", "the invite is not for this availability's center"
+                    )
+                raise field_problem("availability_id", "no such availability")
+            rules = await repo.duration_rules(conn)
+            duration = duration_for(inv, center, rules)
+            tz = ZoneInfo(center.timezone)
+            plan = SearchInput(
+                restrictions=inv.restrictions,
+                interval_minutes=center.slot_interval_minutes,
+                duration_minutes=duration.minutes,
+                timezone=tz,
+                window=Window(body.starts_at, body.starts_at),
+                now=now,
+            )
+            busy = await repo.busy_for(conn, [avail["id"]])
+            refusals = check_booking(
+                repo.availability_of(avail), busy.get(avail["id"], []), body.starts_at, plan
+            )
+            if any(r.taken for r in refusals):
+                raise Problem(409, "That time was just taken. Please choose another.")
+            if refusals:
+                errors = [{"field": r.field, "message": r.message} for r in refusals]
+                detail = "; ".join(f"{r.field}: {r.message}" for r in refusals)
+                raise Problem(
+                    422, f"The invite does not allow this booking ({detail}).", errors=errors
+                )
+            # UTC: adding minutes to a time in a DST zone would add wall-clock minutes.
+            starts_at = body.starts_at.astimezone(UTC)
+            values = {
+                "id": str(uuid.uuid4()),
+                "availability_id": avail["id"],
+                "consultant_id": avail["consultant_id"],
+                "center_id": avail["center_id"],
+                "invitee_id": inv.row["invitee_id"],
+                "invite_id": inv.row["invite_id"],
+                "student_id": inv.row["student_id"],
+                "starts_at": starts_at,
+                "ends_at": starts_at + timedelta(minutes=duration.minutes),
+                "duration_minutes": duration.minutes,
+                "asked_duration_minutes": duration.asked_minutes,
+                "applied_rule": duration.rule.model_dump() if duration.rule else None,
+                "booked_by": booked_by,
+                "booked_at": now,
+            }
+            await repo.insert_appointment(conn, values)
+            await add_to_outbox(conn, [booked_event(values, avail, duration.rule)])
+            row = await repo.get_appointment(conn, values["id"])
+    except asyncpg.UniqueViolationError as exc:
+        raise Problem(409, "You already have an appointment for this invite.") from exc
+    except asyncpg.ExclusionViolationError as exc:
+        raise Problem(409, "That time was just taken. Please choose another.") from exc
+    except asyncpg.CheckViolationError as exc:
+        raise field_problem("starts_at", "the appointment does not fit the availability") from exc
+    runtime.wake_relay()
+    log.info(
+        "appointment booked",
+        extra={"appointment_id": values["id"], "invitee_id": values["invitee_id"]},
+    )
+    return json_response(student_appointment_out(row), status=201)
+
+
+async def get_my_appointment(request: web.Request) -> web.Response:
+    identity(request)
+    runtime = request.app[RUNTIME]
+    async with runtime.db.acquire() as conn:
+        inv = await resolve(conn, request.match_info["token"], runtime.clock.now())
+        appointment_id = inv.row["appointment_id"]
+        if appointment_id is None:
+            raise Problem(404, "There is no appointment booked for this invite yet.")
+        row = await repo.get_appointment(conn, appointment_id)
+    if row is None:
+        raise Problem(404, "There is no appointment booked for this invite yet.")
+    return json_response(student_appointment_out(row))
