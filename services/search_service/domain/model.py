@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import NamedTuple
 
 MODALITIES = ("in_person", "online")
 KINDS = ("one_on_one", "group")
@@ -82,8 +83,8 @@ class Restrictions:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Slot:
+class Slot(NamedTuple):
+    # A tuple, not a frozen dataclass: a week's search makes thousands of them.
     availability_id: str
     starts_at: datetime
     ends_at: datetime

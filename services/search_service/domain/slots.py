@@ -14,9 +14,11 @@ Choices (documented here because staff will ask):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from operator import attrgetter, itemgetter
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.search_service.domain.model import Availability, Busy, Restrictions, Slot
@@ -45,47 +47,42 @@ def allowed(r: Restrictions, a: Availability) -> bool:
 
 
 # ------------------------------------------------------------------ capacity
-def max_overlap(busy: Iterable[Busy], start: datetime, end: datetime) -> int:
+def _max_overlap(intervals: Sequence[tuple[Any, Any]], start: Any, end: Any) -> int:
     """How many intervals overlap at the most crowded instant of [start, end).
 
     The most crowded instant is ``start`` or the start of one of the overlapping
     intervals, so only those points need counting.
     """
-    inside = [b for b in busy if b.starts_at < end and b.ends_at > start]
+    inside = [(s, e) for s, e in intervals if s < end and e > start]
     if len(inside) <= 1:
         return len(inside)
-    points = {start} | {b.starts_at for b in inside if b.starts_at > start}
-    return max(sum(1 for b in inside if b.starts_at <= p < b.ends_at) for p in points)
+    points = {start} | {s for s, _ in inside if s > start}
+    return max(sum(1 for s, e in inside if s <= p < e) for p in points)
 
 
-def has_room(capacity: int, busy: Sequence[Busy], start: datetime, end: datetime) -> bool:
+def _has_room(capacity: int, intervals: Sequence[tuple[Any, Any]], start: Any, end: Any) -> bool:
     # Fast path: fewer overlapping intervals than seats cannot fill any instant.
-    overlapping = sum(1 for b in busy if b.starts_at < end and b.ends_at > start)
-    if overlapping < capacity:
-        return True
-    return max_overlap(busy, start, end) < capacity
+    overlapping = sum(1 for s, e in intervals if s < end and e > start)
+    return overlapping < capacity or _max_overlap(intervals, start, end) < capacity
+
+
+def max_overlap(busy: Iterable[Busy], start: datetime, end: datetime) -> int:
+    return _max_overlap([(b.starts_at, b.ends_at) for b in busy], start, end)
+
+
+def has_room(capacity: int, busy: Iterable[Busy], start: datetime, end: datetime) -> bool:
+    return _has_room(capacity, [(b.starts_at, b.ends_at) for b in busy], start, end)
 
 
 # ------------------------------------------------------------------ starts
-def candidate_starts(
-    a: Availability,
-    interval: timedelta,
-    duration: timedelta,
-    not_before: datetime | None = None,
-) -> Iterator[datetime]:
-    """Every aligned start (from ``not_before`` on) from which the appointment fits.
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_MINUTE_US = 60_000_000
 
-    Stepping happens in UTC, i.e. in real elapsed time (see the module docstring).
-    """
-    start = a.starts_at.astimezone(UTC)
-    last = a.ends_at.astimezone(UTC) - duration
-    if not_before is not None and not_before > start:
-        # Jump straight to the first aligned step at or after not_before.
-        steps = -((start - not_before) // interval)
-        start += steps * interval
-    while start <= last:
-        yield start
-        start += interval
+
+def _us(when: datetime) -> int:
+    """An instant as integer microseconds since the epoch: exact, real elapsed time."""
+    return (when - _EPOCH) // _MICROSECOND
 
 
 def due_end(due_date: date, tz: ZoneInfo) -> datetime:
@@ -102,26 +99,43 @@ def generate_slots(
     now: datetime,
     not_after: datetime | None,
 ) -> list[Slot]:
-    """The bookable starts of already-allowed availabilities, in time order."""
-    interval = timedelta(minutes=interval_minutes)
-    duration = timedelta(minutes=duration_minutes)
-    earliest = max(window.start.astimezone(UTC), now.astimezone(UTC))
-    window_end = window.end.astimezone(UTC)
+    """The bookable starts of already-allowed availabilities, in time order (then by id).
+
+    Works in integer microseconds (a week of a busy center is thousands of slots) and
+    hands out one datetime object per distinct instant.
+    """
+    step = interval_minutes * _MINUTE_US
+    length = duration_minutes * _MINUTE_US
+    earliest = max(_us(window.start), _us(now))
+    window_end = _us(window.end)
+    latest_end = _us(not_after) if not_after is not None else None
+    instants: dict[int, datetime] = {}
+
+    def instant(us: int) -> datetime:
+        found = instants.get(us)
+        if found is None:
+            found = instants[us] = _EPOCH + timedelta(microseconds=us)
+        return found
+
     slots: list[Slot] = []
-    for a in availabilities:
-        if a.ends_at - a.starts_at < duration:
+    for a in sorted(availabilities, key=attrgetter("id")):
+        block_start, block_end = _us(a.starts_at), _us(a.ends_at)
+        if block_end - block_start < length:
             continue  # too short for what this student books
-        taken = busy.get(a.id, ())
-        for start in candidate_starts(a, interval, duration, earliest):
-            if start >= window_end:
+        taken = [(_us(b.starts_at), _us(b.ends_at)) for b in busy.get(a.id, ())]
+        start = block_start
+        if earliest > start:
+            # Jump straight to the first aligned step at or after the earliest start.
+            start += -((start - earliest) // step) * step
+        while start + length <= block_end and start < window_end:
+            end = start + length
+            if latest_end is not None and end > latest_end:
                 break
-            end = start + duration
-            if not_after is not None and end > not_after:
-                break
-            if taken and not has_room(a.capacity, taken, start, end):
-                continue
-            slots.append(Slot(a.id, start, end, duration_minutes))
-    slots.sort(key=lambda s: (s.starts_at, s.availability_id))
+            if not taken or _has_room(a.capacity, taken, start, end):
+                slots.append(Slot(a.id, instant(start), instant(end), duration_minutes))
+            start += step
+    # Blocks went in id order and the sort is stable: (starts_at, availability_id).
+    slots.sort(key=itemgetter(1))
     return slots
 
 
