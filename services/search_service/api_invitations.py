@@ -282,14 +282,10 @@ def render_slots(
         # Slots are in time order, so most starts repeat the previous one.
         if slot.starts_at is not last_start:
             last_start = slot.starts_at
-            start = times.get(last_start)
-            if start is None:
-                start = times[last_start] = last_start.astimezone(tz).isoformat()
+            start = _local_iso(times, last_start, tz)
         if slot.ends_at is not last_end:
             last_end = slot.ends_at
-            end = times.get(last_end)
-            if end is None:
-                end = times[last_end] = last_end.astimezone(tz).isoformat()
+            end = _local_iso(times, last_end, tz)
         parts = heads.get(slot.availability_id)
         if parts is None:
             row = rows[slot.availability_id]
@@ -306,6 +302,13 @@ def render_slots(
             )
         out.append((slot.starts_at, f'{parts[0]}{start}", "ends_at": "{end}{parts[1]}'))
     return out
+
+
+def _local_iso(cache: dict[datetime, str], when: datetime, tz: ZoneInfo) -> str:
+    text = cache.get(when)
+    if text is None:
+        text = cache[when] = when.astimezone(tz).isoformat()
+    return text
 
 
 # ------------------------------------------------------------------ booking
