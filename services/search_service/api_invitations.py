@@ -344,7 +344,7 @@ async def book(request: web.Request) -> web.Response:
                 interval_minutes=center.slot_interval_minutes,
                 duration_minutes=duration.minutes,
                 timezone=tz,
-                window=Window(body.starts_at, body.starts_at),
+                window=Window(body.starts_at, body.starts_at),  # no search window here
                 now=now,
             )
             busy = await repo.busy_for(conn, [avail["id"]])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from datetime import datetime
+from datetime import date, datetime
 
 from services.search_service.app import SPEC
 from tests.integration.search_service.helpers import (
@@ -23,7 +23,7 @@ from tests.integration.search_service.helpers import (
     section,
     slots,
 )
-from tests.support.infra import EventTap, service_db
+from tests.support.infra import EventTap, headers_for, service_db
 
 NINE = f"{DAY}T09:00:00-05:00"
 
@@ -265,3 +265,48 @@ async def test_past_starts_and_window_limits(settings, start_service):
         **{"from": f"{DAY}T15:00:00+00:00", "to": f"{DAY}T17:00:00Z"},
     )
     assert [s["starts_at"][11:16] for s in iso] == ["10:30", "11:00"]
+
+
+async def test_dst_day_slots_show_each_local_offset_and_staff_can_book_for_a_student(
+    settings, start_service
+):
+    client, _ = await start_service(SPEC, settings, clock())
+    center = await make_center(client, slot_interval_minutes=60)
+    consultant = await make_consultant(client)
+    resp = await client.post(
+        "/api/v1/availabilities",
+        json={
+            "consultant_id": consultant["id"],
+            "center_id": center["id"],
+            "starts_at": "2026-03-08T00:00:00-05:00",
+            "ends_at": "2026-03-08T05:00:00-04:00",
+        },
+        headers=STAFF,
+    )
+    avail = await resp.json()
+    assert avail["ends_at"] == "2026-03-08T05:00:00-04:00"
+    event, tokens = invite_event(
+        1, center_ids=[center["id"]], duration_minutes=60, due_date=date(2026, 3, 31)
+    )
+    await publish_invite(settings, client, event, tokens)
+
+    found = await slots(client, tokens[0], **{"from": "2026-03-08", "to": "2026-03-08"})
+    assert [(s["starts_at"], s["ends_at"]) for s in found] == [
+        ("2026-03-08T00:00:00-05:00", "2026-03-08T01:00:00-05:00"),
+        ("2026-03-08T01:00:00-05:00", "2026-03-08T03:00:00-04:00"),
+        ("2026-03-08T03:00:00-04:00", "2026-03-08T04:00:00-04:00"),
+        ("2026-03-08T04:00:00-04:00", "2026-03-08T05:00:00-04:00"),
+    ]
+    booked = await client.post(
+        f"/api/v1/invitations/{tokens[0]}/appointments",
+        json={"availability_id": avail["id"], "starts_at": "2026-03-08T01:00:00-05:00"},
+        headers=headers_for("staff", "staff-7"),
+    )
+    assert booked.status == 201
+    body = await booked.json()
+    assert (body["starts_at"], body["ends_at"]) == (
+        "2026-03-08T01:00:00-05:00",
+        "2026-03-08T03:00:00-04:00",
+    )
+    detail = await (await client.get(f"/api/v1/appointments/{body['id']}", headers=STAFF)).json()
+    assert detail["booked_by"] == "staff-7"
