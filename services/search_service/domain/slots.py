@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from operator import attrgetter, itemgetter
+from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -101,42 +101,51 @@ def generate_slots(
 ) -> list[Slot]:
     """The bookable starts of already-allowed availabilities, in time order (then by id).
 
-    Works in integer microseconds (a week of a busy center is thousands of slots) and
-    hands out one datetime object per distinct instant.
+    Works in integer microseconds (a week of a busy center is thousands of slots: see
+    bench/search_semester.py) and hands out one datetime object per distinct instant.
     """
     step = interval_minutes * _MINUTE_US
     length = duration_minutes * _MINUTE_US
     earliest = max(_us(window.start), _us(now))
-    window_end = _us(window.end)
-    latest_end = _us(not_after) if not_after is not None else None
+    # The last start that still starts inside the window and ends by the due date.
+    latest = _us(window.end) - 1
+    if not_after is not None:
+        latest = min(latest, _us(not_after) - length)
     instants: dict[int, datetime] = {}
 
     def instant(us: int) -> datetime:
-        found = instants.get(us)
-        if found is None:
-            found = instants[us] = _EPOCH + timedelta(microseconds=us)
+        found = instants[us] = _EPOCH + timedelta(microseconds=us)
         return found
 
-    slots: list[Slot] = []
+    # Bucketed by start: a few dozen distinct starts, so ordering them is cheap, and
+    # blocks go in id order, so each bucket is in id order too.
+    by_start: dict[int, list[Slot]] = {}
     for a in sorted(availabilities, key=attrgetter("id")):
         block_start, block_end = _us(a.starts_at), _us(a.ends_at)
-        if block_end - block_start < length:
-            continue  # too short for what this student books
-        taken = [(_us(b.starts_at), _us(b.ends_at)) for b in busy.get(a.id, ())]
-        start = block_start
-        if earliest > start:
+        first = block_start
+        if earliest > first:
             # Jump straight to the first aligned step at or after the earliest start.
-            start += -((start - earliest) // step) * step
-        while start + length <= block_end and start < window_end:
+            first += -((first - earliest) // step) * step
+        last = min(block_end - length, latest)
+        if last < first:
+            continue  # too short for what this student books, or outside the window
+        taken = [(_us(b.starts_at), _us(b.ends_at)) for b in busy.get(a.id, ())]
+        for start in range(first, last + 1, step):
             end = start + length
-            if latest_end is not None and end > latest_end:
-                break
-            if not taken or _has_room(a.capacity, taken, start, end):
-                slots.append(Slot(a.id, instant(start), instant(end), duration_minutes))
-            start += step
-    # Blocks went in id order and the sort is stable: (starts_at, availability_id).
-    slots.sort(key=itemgetter(1))
-    return slots
+            if taken and not _has_room(a.capacity, taken, start, end):
+                continue
+            slot = Slot(
+                a.id,
+                instants.get(start) or instant(start),
+                instants.get(end) or instant(end),
+                duration_minutes,
+            )
+            bucket = by_start.get(start)
+            if bucket is None:
+                by_start[start] = [slot]
+            else:
+                bucket.append(slot)
+    return [slot for start in sorted(by_start) for slot in by_start[start]]
 
 
 @dataclass(frozen=True, slots=True)
