@@ -13,7 +13,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from operator import itemgetter
+from operator import attrgetter
 from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -232,6 +232,7 @@ async def get_slots(request: web.Request) -> web.Response:
             )
         if not plans:
             return json_response({"items": []})
+        centers = {cid: center for cid, (center, _) in plans.items()}
         r = inv.restrictions
         rows = await repo.search_availabilities(
             conn,
@@ -250,58 +251,66 @@ async def get_slots(request: web.Request) -> web.Response:
     for row in rows:
         by_center.setdefault(row["center_id"], []).append(repo.availability_of(row))
         info[row["id"]] = row
-    per_center = [
-        render_slots(search_slots(blocks, busy, plans[cid][1]), info, *plans[cid])
-        for cid, blocks in by_center.items()
-    ]
+    per_center = [search_slots(blocks, busy, plans[cid][1]) for cid, blocks in by_center.items()]
     # Each center's slots are in time order already; merging keeps the whole in order.
-    ordered = per_center[0] if len(per_center) == 1 else heapq.merge(*per_center, key=itemgetter(0))
-    text = '{"items": [' + ", ".join(part for _, part in ordered) + "]}"
+    ordered = (
+        per_center[0]
+        if len(per_center) == 1
+        else list(heapq.merge(*per_center, key=attrgetter("starts_at")))
+    )
+    text = render_slots(ordered, info, {cid: plan for cid, (_, plan) in plans.items()}, centers)
     return web.Response(text=text, content_type="application/json")
 
 
 def render_slots(
-    slots: list[Slot], rows: dict[str, Any], center: Center, plan: SearchInput
-) -> list[tuple[datetime, str]]:
-    """Each slot as (start, JSON object text), shaped like ``SlotOut``.
+    slots: list[Slot],
+    rows: dict[str, Any],
+    plans: dict[str, SearchInput],
+    centers: dict[str, Center],
+) -> str:
+    """The ``{"items": [...]}`` body, each item shaped like ``SlotOut``.
 
     A week of a busy center is thousands of slots sharing a few dozen distinct times
-    and a few hundred availabilities, so each time is formatted once and each
-    availability's constant fields are encoded once (json.dumps escapes them); this
-    keeps the search well under 100 ms (bench/search_semester.py).
+    and a few hundred availabilities, so each time is formatted once per timezone and
+    each availability's constant fields are encoded once (json.dumps escapes them), and
+    only strings are made per slot (no containers for the garbage collector to chase).
+    This keeps the search well under 100 ms (bench/search_semester.py).
     """
-    tz = plan.timezone
-    times: dict[datetime, str] = {}
-    heads: dict[str, tuple[str, str]] = {}
+    times: dict[str, dict[datetime, str]] = {}
+    heads: dict[str, tuple[str, str, dict[datetime, str], ZoneInfo]] = {}
     last_start: datetime | None = None
     last_end: datetime | None = None
+    last_zone: dict[datetime, str] | None = None
     start = end = ""
-    center_ref = {"id": center.id, "name": center.name}
-    out: list[tuple[datetime, str]] = []
+    parts: list[str] = []
     for slot in slots:
-        # Slots are in time order, so most starts repeat the previous one.
-        if slot.starts_at is not last_start:
-            last_start = slot.starts_at
-            start = _local_iso(times, last_start, tz)
-        if slot.ends_at is not last_end:
-            last_end = slot.ends_at
-            end = _local_iso(times, last_end, tz)
-        parts = heads.get(slot.availability_id)
-        if parts is None:
+        head = heads.get(slot.availability_id)
+        if head is None:
             row = rows[slot.availability_id]
+            center = centers[row["center_id"]]
+            tz = plans[center.id].timezone
             rest = {
                 "duration_minutes": slot.duration_minutes,
                 "consultant": {"id": row["consultant_id"], "name": row["consultant_name"]},
-                "center": center_ref,
+                "center": {"id": center.id, "name": center.name},
                 "modality": row["modality"],
                 "kind": row["kind"],
             }
-            parts = heads[slot.availability_id] = (
+            head = heads[slot.availability_id] = (
                 '{"availability_id": ' + json.dumps(slot.availability_id) + ', "starts_at": "',
                 '", ' + json.dumps(rest)[1:],
+                times.setdefault(center.timezone, {}),
+                tz,
             )
-        out.append((slot.starts_at, f'{parts[0]}{start}", "ends_at": "{end}{parts[1]}'))
-    return out
+        zone = head[2]
+        # Slots are in time order, so most starts (and ends) repeat the previous one.
+        if slot.starts_at is not last_start or zone is not last_zone:
+            start = _local_iso(zone, slot.starts_at, head[3])
+        if slot.ends_at is not last_end or zone is not last_zone:
+            end = _local_iso(zone, slot.ends_at, head[3])
+        last_start, last_end, last_zone = slot.starts_at, slot.ends_at, zone
+        parts.append(f'{head[0]}{start}", "ends_at": "{end}{head[1]}')
+    return '{"items": [' + ", ".join(parts) + "]}"
 
 
 def _local_iso(cache: dict[datetime, str], when: datetime, tz: ZoneInfo) -> str:
