@@ -310,3 +310,37 @@ async def test_dst_day_slots_show_each_local_offset_and_staff_can_book_for_a_stu
     )
     detail = await (await client.get(f"/api/v1/appointments/{body['id']}", headers=STAFF)).json()
     assert detail["booked_by"] == "staff-7"
+
+
+async def test_invite_for_any_center_merges_centers_each_in_its_own_offset(settings, start_service):
+    client, _ = await start_service(SPEC, settings, clock())
+    ny = await make_center(client, name="New York")
+    la = await make_center(client, name="Los Angeles", timezone="America/Los_Angeles")
+    consultant = await make_consultant(client)
+    # 09:00 in Los Angeles is 12:00 in New York: it sorts between the New York slots.
+    for center, start, end in (
+        (ny, "2026-01-06T11:00:00-05:00", "2026-01-06T12:00:00-05:00"),
+        (la, "2026-01-06T09:00:00-08:00", "2026-01-06T10:00:00-08:00"),
+        (ny, "2026-01-06T13:00:00-05:00", "2026-01-06T14:00:00-05:00"),
+    ):
+        resp = await client.post(
+            "/api/v1/availabilities",
+            json={
+                "consultant_id": consultant["id"],
+                "center_id": center["id"],
+                "starts_at": start,
+                "ends_at": end,
+            },
+            headers=STAFF,
+        )
+        assert resp.status == 201
+    event, tokens = invite_event(1, duration_minutes=60)  # no center_ids: any center
+    await publish_invite(settings, client, event, tokens)
+    found = await slots(
+        client, tokens[0], **{"from": "2026-01-06T00:00:00Z", "to": "2026-01-07T12:00:00Z"}
+    )
+    assert [(s["center"]["name"], s["starts_at"]) for s in found] == [
+        ("New York", "2026-01-06T11:00:00-05:00"),
+        ("Los Angeles", "2026-01-06T09:00:00-08:00"),
+        ("New York", "2026-01-06T13:00:00-05:00"),
+    ]
