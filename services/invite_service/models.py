@@ -84,7 +84,7 @@ class ListQuery(BaseModel):
 
 
 class StudentQuery(ListQuery):
-    q: Annotated[str | None, Blank, Field(max_length=200)] = None
+    q: Annotated[Annotated[str, Field(max_length=200)] | None, Blank] = None
     list: Annotated[str | None, Blank] = None
     section_id: Annotated[str | None, Blank] = None
 
@@ -236,7 +236,7 @@ class InviteFields(Body):
 
     widget_id: Annotated[str, Field(min_length=1, max_length=100)]
     due_date: date
-    email_text: Annotated[str | None, Blank, Field(max_length=TEMPLATE_MAX)] = None
+    email_text: Annotated[Template | None, Blank] = None
     type: OptionalLine100 = None
     section_id: Annotated[Identifier | None, Blank] = None
     reason_id: Annotated[Identifier | None, Blank] = None

@@ -522,10 +522,21 @@ async def cancel_invite(
 
 
 # ------------------------------------------------------------------ invitee updates from events
+async def lock_invitee(conn: asyncpg.Connection, invitee_id: uuid.UUID) -> None:
+    """Booking and cancellation events of one invitee are handled one after the other.
+
+    The consumer handles messages concurrently; without this lock a booking could
+    miss the tombstone of its own cancellation written by a transaction not yet
+    committed. Under READ COMMITTED the statements after the lock see it.
+    """
+    await conn.execute("SELECT 1 FROM invitees WHERE invitee_id = $1 FOR UPDATE", invitee_id)
+
+
 async def record_booking(
     conn: asyncpg.Connection, invitee_id: uuid.UUID, appointment_id: str, booked_at: datetime
 ) -> bool:
     """Booked, unless this appointment was already heard cancelled or a newer booking is in."""
+    await lock_invitee(conn, invitee_id)
     result = await conn.execute(
         """UPDATE invitees SET appointment_id = $2, appointment_booked_at = $3,
                status = CASE WHEN status = 'cancelled' THEN status ELSE 'booked' END
@@ -542,6 +553,7 @@ async def record_booking(
 async def record_appointment_cancelled(
     conn: asyncpg.Connection, invitee_id: uuid.UUID, appointment_id: str, cancelled_at: datetime
 ) -> bool:
+    await lock_invitee(conn, invitee_id)
     await conn.execute(
         """INSERT INTO cancelled_appointments (appointment_id, cancelled_at) VALUES ($1, $2)
            ON CONFLICT (appointment_id) DO NOTHING""",

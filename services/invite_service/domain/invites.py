@@ -299,7 +299,8 @@ def render_invite_email(
 
     The widget's instructions are rendered first and offered to ``email_text`` as
     ``instructions``; the HTML version escapes every value and turns newlines into
-    ``<br />``. The subject is folded onto one line.
+    ``<br />``. The subject is folded onto one line. This mirrors what notify_service
+    sends (``compose_invite_email``), so the preview shows what the student gets.
     """
     ctx = invite_email_context(invite, invitee, center_name=center_name)
     instructions_text = _render_field("invitation_instructions", invite.instructions_template, ctx)
@@ -315,9 +316,11 @@ def render_invite_email(
         {**ctx, "instructions": markupsafe.Markup(instructions_html)},
         html=True,
     )
-    subject = _render_field(
-        "invitation_subject", invite.subject_template, {**ctx, "instructions": instructions_text}
-    )
+    subject = _render_field("invitation_subject", invite.subject_template, ctx)
+    if invitee.link not in text:
+        # As notify sends it: an email without its personal link gets the link appended.
+        text = f"{text.rstrip()}\n\nBook your appointment here: {invitee.link}\n"
+        html = f"{html.rstrip()}\n\nBook your appointment here: {markupsafe.escape(invitee.link)}\n"
     return RenderedEmail(
         subject=_WHITESPACE.sub(" ", subject).strip(),
         text=text,

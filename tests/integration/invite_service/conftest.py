@@ -30,7 +30,7 @@ class Invites:
     widget_id: str
 
     async def invite(self, headers: dict[str, str] = STAFF, **overrides: Any) -> Any:
-        body = invite_body(self.widget_id, **overrides)
+        body = invite_body(overrides.pop("widget_id", self.widget_id), **overrides)
         return await self.client.post("/api/v1/invites", json=body, headers=headers)
 
 
@@ -88,9 +88,7 @@ async def seed_directory(client: TestClient[Any, Any]) -> str:
          "email": f"s{i}@example.edu", "lists": ["Active"] if i % 2 else []}
         for i in range(1, 6)
     ]  # fmt: skip
-    await ok(
-        await client.post("/api/v1/students:import", json={"items": students}, headers=STAFF)
-    )
+    await ok(await client.post("/api/v1/students:import", json={"items": students}, headers=STAFF))
     await ok(
         await client.put(
             "/api/v1/terms/2025FA",
@@ -116,3 +114,34 @@ async def invites(settings: Settings, start_service: Any) -> AsyncIterator[Invit
     client, runtime = await start_service(SPEC, settings)
     widget_id = await seed_directory(client)
     yield Invites(client, runtime, settings, widget_id)
+
+
+async def flush_events(inv: Invites, tap: Any) -> list[Any]:
+    """Every event published before now, excluding the marker used to know it.
+
+    The relay publishes outbox rows in order, so once a marker written after an
+    action has arrived, every event of that action has arrived too: no waiting
+    for "nothing more", no sleeps.
+    """
+    import uuid
+
+    marker = f"marker-{uuid.uuid4().hex[:8]}"
+    await ok(await inv.client.put(f"/api/v1/reasons/{marker}", json={"name": "m"}, headers=STAFF))
+
+    async def probe() -> bool:
+        return any(
+            e.type == "directory.reason_upserted" and e.payload.reason_id == marker
+            for e in tap.events
+        )
+
+    from tests.support.infra import eventually
+
+    await eventually(probe, message=f"marker {marker}")
+    events = list(tap.events)
+    index = next(
+        i
+        for i, e in enumerate(events)
+        if e.type == "directory.reason_upserted" and e.payload.reason_id == marker
+    )
+    tap.events.clear()
+    return events[:index]
