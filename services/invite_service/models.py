@@ -52,7 +52,9 @@ TEMPLATE_MAX = 100_000
 
 # ------------------------------------------------------------------ directory
 class StudentIn(StudentFields):
-    """``PUT /api/v1/students/{student_id}``."""
+    """``PUT /api/v1/students/{student_id}`` (a ``student_id`` in the body must match the path)."""
+
+    student_id: Identifier | None = None
 
 
 class StudentImportIn(Body):

@@ -62,8 +62,10 @@ async def put_student(request: web.Request) -> web.Response:
     require_role(request, *STAFF)
     student_id = path_identifier(request, "student_id")
     body = await parse_body(request, StudentIn)
+    if body.student_id is not None and body.student_id != student_id:
+        raise field_problem("student_id", "differs from the id in the path")
     runtime = runtime_of(request)
-    student = StudentData(student_id=student_id, **body.model_dump())
+    student = StudentData(student_id=student_id, **body.model_dump(exclude={"student_id"}))
     async with runtime.db.acquire() as conn, conn.transaction():
         await repo.upsert_student(conn, student, runtime.clock.now())
         await emit(conn, "directory.students_upserted", StudentsUpserted(students=[student]))

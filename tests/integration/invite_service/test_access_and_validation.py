@@ -85,6 +85,14 @@ async def test_roles_on_directory_widgets_and_rules(invites):
     client = invites.client
     student = {"first_name": "A", "last_name": "B", "email": "a@example.edu"}
     assert (await client.put("/api/v1/students/x1", json=student, headers=FACULTY)).status == 403
+    saved = await ok(
+        await client.put("/api/v1/students/x1", json={**student, "student_id": "x1"}, headers=STAFF)
+    )
+    assert saved["student_id"] == "x1" and saved["lists"] == []
+    resp = await client.put(
+        "/api/v1/students/x1", json={**student, "student_id": "x2"}, headers=STAFF
+    )
+    assert resp.status == 422 and problem_fields(await resp.json()) == {"student_id"}
     assert (await client.post("/api/v1/widgets", json={"name": "W"}, headers=STAFF)).status == 403
     assert (await client.get(f"/api/v1/widgets/{invites.widget_id}", headers=FACULTY)).status == 200
     assert (await client.put("/api/v1/duration-rules", json=[], headers=STAFF)).status == 403
