@@ -86,9 +86,9 @@ class ListQuery(BaseModel):
 
 
 class StudentQuery(ListQuery):
-    q: Annotated[Annotated[str, Field(max_length=200)] | None, Blank] = None
-    list: Annotated[str | None, Blank] = None
-    section_id: Annotated[str | None, Blank] = None
+    q: Annotated[str | None, Blank, _optional_line(200)] = None
+    list: Annotated[str | None, Blank, _optional_line(100)] = None
+    section_id: Annotated[str | None, Blank, _optional_line(100)] = None
 
 
 class SectionIn(Body):
@@ -156,7 +156,11 @@ class TermPage(BaseModel):
 # ------------------------------------------------------------------ widgets
 Types = Annotated[list[str], BeforeValidator(normalize_types)]
 AskFields = Annotated[list[str], AfterValidator(normalize_ask_fields)]
-Template = Annotated[str, Field(max_length=TEMPLATE_MAX)]
+Template = Annotated[
+    str,
+    Field(max_length=TEMPLATE_MAX),
+    AfterValidator(lambda v: clean_multiline(v, max_length=TEMPLATE_MAX)),
+]
 
 
 def _one_line_template(value: str) -> str:
@@ -165,7 +169,12 @@ def _one_line_template(value: str) -> str:
     return value
 
 
-SubjectTemplate = Annotated[str, Field(max_length=1000), AfterValidator(_one_line_template)]
+SubjectTemplate = Annotated[
+    str,
+    Field(max_length=1000),
+    AfterValidator(_one_line_template),
+    AfterValidator(lambda v: clean_multiline(v, max_length=1000)),
+]
 
 
 class WidgetPatch(Body):
@@ -314,9 +323,9 @@ class InvitePage(BaseModel):
 
 
 class InviteQuery(ListQuery):
-    widget_id: Annotated[str | None, Blank] = None
-    type: Annotated[str | None, Blank] = None
-    created_by: Annotated[str | None, Blank] = None
+    widget_id: Annotated[str | None, Blank, _optional_line(100)] = None
+    type: Annotated[str | None, Blank, _optional_line(100)] = None
+    created_by: Annotated[str | None, Blank, _optional_line(200)] = None
     status: Literal["active", "cancelled"] | None = None
 
 

@@ -37,6 +37,14 @@ def path_identifier(request: web.Request, name: str) -> str:
         raise field_problem(name, str(exc)) from exc
 
 
+def lookup_identifier(request: web.Request, name: str, what: str) -> str:
+    """A directory id from the path of a read: one that cannot exist is simply not found."""
+    try:
+        return clean_identifier(request.match_info[name])
+    except ValueError as exc:
+        raise Problem(404, f"No such {what}.") from exc
+
+
 def cursor_key(cursor: str | None, length: int) -> list[Any] | None:
     if cursor is None:
         return None

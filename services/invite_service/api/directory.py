@@ -49,6 +49,7 @@ from .common import (
     emit,
     faculty_id_of,
     invalid,
+    lookup_identifier,
     paginate,
     path_identifier,
     runtime_of,
@@ -117,7 +118,7 @@ async def _import_rows(request: web.Request) -> tuple[list[tuple[int, Any]], lis
 async def get_student(request: web.Request) -> web.Response:
     ident = require_role(request, *INVITERS)
     runtime = runtime_of(request)
-    student_id = request.match_info["student_id"]
+    student_id = lookup_identifier(request, "student_id", "student")
     async with runtime.db.acquire() as conn:
         row = await repo.get_student(conn, student_id)
         if row is not None and ident.role == "faculty":
@@ -236,7 +237,7 @@ async def get_section(request: web.Request) -> web.Response:
     ident = require_role(request, *INVITERS)
     runtime = runtime_of(request)
     async with runtime.db.acquire() as conn:
-        row = await repo.get_section(conn, request.match_info["section_id"])
+        row = await repo.get_section(conn, lookup_identifier(request, "section_id", "section"))
     if row is None or (ident.role == "faculty" and faculty_id_of(ident) not in row["faculty_ids"]):
         raise Problem(404, "No such section.")
     return json_response(_section_out(row))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -54,26 +55,17 @@ from .common import INVITERS, cursor_key, emit, faculty_id_of, invalid, paginate
 PREVIEW_TOKEN = "preview-link"
 
 
+@dataclass(frozen=True)
 class Checked:
     """An invite body that passed every check, with what the checks looked up."""
 
-    def __init__(
-        self,
-        widget: WidgetData,
-        modalities: Modalities,
-        section: SectionRef | None,
-        reason: ReasonRef | None,
-        students: dict[str, StudentData],
-        center_id: str | None,
-        center_name: str,
-    ) -> None:
-        self.widget = widget
-        self.modalities = modalities
-        self.section = section
-        self.reason = reason
-        self.students = students
-        self.center_id = center_id
-        self.center_name = center_name
+    widget: WidgetData
+    modalities: Modalities
+    section: SectionRef | None
+    reason: ReasonRef | None
+    students: dict[str, StudentData]
+    center_id: str | None
+    center_name: str
 
 
 async def _check(

@@ -193,6 +193,13 @@ async def test_garbage_never_gets_a_500(invites):
         "/api/v1/students?cursor=eyJ4Ijox",
         "/api/v1/widgets?cursor=WyJhIiwiYiJd",
         "/api/v1/invites?cursor=WyJhIiwiYiJd",
+        # A NUL byte cannot reach PostgreSQL text: a 4xx, not a database error.
+        "/api/v1/students/a%00b",
+        "/api/v1/sections/a%00b",
+        "/api/v1/students?q=a%00b",
+        "/api/v1/students?list=%00",
+        "/api/v1/invites?type=%00",
+        "/api/v1/invites?created_by=x%00",
     ]:
         resp = await client.get(path, headers=ADMIN)
         assert 400 <= resp.status < 500, (path, resp.status, await resp.text())
@@ -200,6 +207,16 @@ async def test_garbage_never_gets_a_500(invites):
         "/api/v1/invites/00000000-0000-0000-0000-000000000000/cancel", headers=ADMIN
     )
     assert resp.status == 404
+    for path, body in [
+        ("/api/v1/widgets", {"name": "W", "invitation_instructions": "Hi\u0000"}),
+        ("/api/v1/widgets", {"name": "W", "reminder_text": "\u0007"}),
+        ("/api/v1/widgets", {"name": "W", "invitation_subject": "S\u0000"}),
+        ("/api/v1/invites", invite_body(invites.widget_id, email_text="x\u0000")),
+        ("/api/v1/invites", invite_body(invites.widget_id, notes="x\u0000")),
+        ("/api/v1/invites", invite_body(invites.widget_id, exam_file="f\u0000")),
+    ]:
+        resp = await client.post(path, json=body, headers=ADMIN)
+        assert resp.status == 422, (path, body, await resp.text())
 
 
 async def test_preview_for_one_real_student(invites):
