@@ -1,4 +1,4 @@
-"""The web pages: server-rendered, calling the services through the gateway's own client."""
+"""Home, login and logout pages."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from services.gateway.auth import (
     start_session,
 )
 from services.gateway.domain.routing import safe_next
+from services.gateway.pages.common import see_other
 from services.gateway.views import render
 from shared.errors import Problem
 
@@ -24,10 +25,6 @@ def home_for(role: str | None) -> str:
     if role == "faculty":
         return "/faculty/sections"
     return "/login"
-
-
-def see_other(location: str) -> web.Response:
-    return web.Response(status=303, headers={"Location": location})
 
 
 async def home(request: web.Request) -> web.Response:
@@ -47,7 +44,7 @@ async def login_submit(request: web.Request) -> web.Response:
     form = await request.post()
     username = str(form.get("username", "")).strip()
     password = str(form.get("password", ""))
-    target = str(form.get("next", ""))
+    target = safe_next(str(form.get("next", "")), "")
     if not username or not password:
         return await render(
             request,
@@ -56,7 +53,7 @@ async def login_submit(request: web.Request) -> web.Response:
             title="Log in",
             error="Enter your username and password.",
             username=username,
-            next=safe_next(target, ""),
+            next=target,
         )
     try:
         user = await authenticate(request, username, password)
@@ -68,7 +65,7 @@ async def login_submit(request: web.Request) -> web.Response:
             title="Log in",
             error=exc.detail,
             username=username,
-            next=safe_next(target, ""),
+            next=target,
         )
         if exc.status == 429:
             response.headers["Retry-After"] = str(exc.extra.get("retry_after_seconds", 60))
@@ -86,10 +83,3 @@ async def logout_submit(request: web.Request) -> web.Response:
     response = see_other("/login")
     clear_session_cookie(response)
     return response
-
-
-def setup(app: web.Application) -> None:
-    app.router.add_get("/", home)
-    app.router.add_get("/login", login_form)
-    app.router.add_post("/login", login_submit)
-    app.router.add_post("/logout", logout_submit)
