@@ -34,8 +34,8 @@ async def upstream() -> AsyncIterator[Callable[[str], Any]]:
 @pytest.fixture
 def start_gateway(start_service: Any, gateway_settings: Settings) -> Callable[..., Any]:
     async def start(**service_urls: str) -> Any:
-        for name, url in service_urls.items():
-            setattr(gateway_settings, f"{name}_url", url)
+        for name, url in service_urls.items():  # e.g. search_service_url="http://…"
+            setattr(gateway_settings, name, url)
         return await start_service(SPEC, gateway_settings)
 
     return start
