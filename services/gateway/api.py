@@ -32,6 +32,7 @@ from services.gateway.models import (
     UserIn,
     UserList,
     UserOut,
+    UserPatch,
     UsersQuery,
 )
 from shared.errors import Problem, field_problem
@@ -138,6 +139,39 @@ async def _admin_or_self(request: web.Request) -> repo.User:
 async def get_user(request: web.Request) -> web.Response:
     user = await _admin_or_self(request)
     return json_response(UserOut(**user.public()))
+
+
+async def patch_user(request: web.Request) -> web.Response:
+    principal = await require_principal(request)
+    user = await _admin_or_self(request)
+    body = await parse_body(request, UserPatch)
+    given = body.model_dump(exclude_unset=True)
+    is_admin = principal.user.role == "admin"
+    admin_only = sorted({"role", "faculty_id", "active"} & set(given))
+    if admin_only and not is_admin:
+        raise Problem(403, f"Only an admin may change {', '.join(admin_only)}.")
+    if (
+        is_admin
+        and principal.user.id == user.id
+        and (given.get("active") is False or given.get("role", "admin") != "admin")
+    ):
+        raise Problem(409, "An admin may not demote or deactivate themself.")
+    changes = {k: v for k, v in given.items() if k != "password"}
+    if body.password is not None:
+        problem = password_problem(body.password, user.username)
+        if problem:
+            raise field_problem("password", problem)
+        hasher = passwords(request.app[RUNTIME])
+        changes["password_hash"] = await asyncio.to_thread(hasher.hash, body.password)
+    role = changes.get("role", user.role)
+    faculty_id = changes.get("faculty_id", user.faculty_id)
+    if role == "faculty" and not faculty_id:
+        raise field_problem("faculty_id", "is required for a faculty user")
+    async with request.app[RUNTIME].db.acquire() as conn:
+        updated = await repo.update_user(conn, user.id, changes)
+    if updated is None:
+        raise Problem(404, "No such user.")
+    return json_response(UserOut(**updated.public()))
 
 
 async def create_token(request: web.Request) -> web.Response:

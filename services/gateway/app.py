@@ -25,6 +25,7 @@ from services.gateway.models import (
     UserIn,
     UserList,
     UserOut,
+    UserPatch,
     UsersQuery,
 )
 from services.gateway.views import JINJA, STATIC_DIR, make_environment
@@ -104,6 +105,16 @@ def setup_routes(app: web.Application) -> None:
     )
     add_api_route(
         app,
+        "PATCH",
+        "/api/v1/users/{user_id}",
+        api.patch_user,
+        summary="Change a user (self: password, name, email; admin: also role, faculty_id, active)",
+        roles=PEOPLE,
+        body=UserPatch,
+        response=UserOut,
+    )
+    add_api_route(
+        app,
         "POST",
         "/api/v1/users/{user_id}/tokens",
         api.create_token,
@@ -151,6 +162,8 @@ def setup_routes(app: web.Application) -> None:
 async def first_admin(runtime: Runtime) -> AsyncIterator[None]:
     """The first admin comes from ADMIN_USERNAME / ADMIN_PASSWORD when no admin exists."""
     settings = runtime.settings
+    # The hasher makes a dummy hash when built (argon2 is slow): not on the event loop.
+    await asyncio.to_thread(passwords, runtime)
     async with runtime.db.acquire() as conn:
         has_admin = await conn.fetchval("SELECT 1 FROM users WHERE role = 'admin' AND active")
     if not has_admin:

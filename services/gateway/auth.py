@@ -147,6 +147,7 @@ async def authenticate(request: web.Request, username: str, password: str) -> re
     stored = found[1] if found else None
     ok = await asyncio.to_thread(hasher.verify, stored, password)
     if not ok or found is None:
+        log.info("login failed", extra={"ip": client_ip(request)})
         raise Problem(401, "Wrong username or password.")
     user, stored_hash = found
     async with runtime.db.acquire() as conn:

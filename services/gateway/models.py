@@ -49,6 +49,19 @@ class UserIn(BaseModel):
         return self
 
 
+class UserPatch(BaseModel):
+    """Only the fields given change. Role, faculty_id and active are for admins only."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    password: str | None = Field(default=None, min_length=1, max_length=1024)
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    role: Role | None = None
+    faculty_id: str | None = Field(default=None, min_length=1, max_length=100)
+    active: bool | None = None
+
+
 class UsersQuery(BaseModel):
     limit: int = Field(default=50, ge=1, le=200)
     cursor: str | None = Field(default=None, max_length=200)

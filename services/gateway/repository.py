@@ -106,6 +106,31 @@ async def update_password_hash(conn: asyncpg.Connection, user_id: str, password_
     await conn.execute("UPDATE users SET password_hash = $2 WHERE id = $1", user_id, password_hash)
 
 
+async def update_user(
+    conn: asyncpg.Connection, user_id: str, changes: dict[str, Any]
+) -> User | None:
+    """Apply the given column changes; ending access also ends the user's sessions."""
+    allowed = ("password_hash", "name", "email", "role", "faculty_id", "active")
+    columns = [c for c in allowed if c in changes]
+    async with conn.transaction():
+        row = await conn.fetchrow(
+            f"SELECT {_USER_COLUMNS} FROM users u WHERE u.id = $1 FOR UPDATE", user_id
+        )
+        if row is None:
+            return None
+        if columns:
+            sets = ", ".join(f"{c} = ${i + 2}" for i, c in enumerate(columns))
+            row = await conn.fetchrow(
+                f"UPDATE users AS u SET {sets} WHERE u.id = $1 RETURNING {_USER_COLUMNS}",
+                user_id,
+                *(changes[c] for c in columns),
+            )
+        if {"password_hash", "role", "active", "faculty_id"} & set(columns):
+            await conn.execute("DELETE FROM sessions WHERE user_id = $1", user_id)
+    assert row is not None
+    return User.from_row(row)
+
+
 async def list_users(
     conn: asyncpg.Connection, *, limit: int, after_username: str | None
 ) -> tuple[list[User], bool]:

@@ -274,3 +274,34 @@ async def test_internal_routes_need_a_service_identity(start_gateway):
     # A session is not a service identity.
     await login(client, *ADMIN)
     assert (await client.get("/internal/clock")).status == 401
+
+
+async def test_users_change_their_password_and_admins_deactivate(start_gateway):
+    client, _ = await start_gateway()
+    admin = await login(client, *ADMIN)
+    staff = await create_user(client, "staff", "sam")
+    headers = await bearer_for(client, staff["id"])
+    url = f"/api/v1/users/{staff['id']}"
+
+    own = await client.patch(url, json={"password": "a-new-password"}, headers=headers)
+    assert own.status == 200
+    promote = await client.patch(url, json={"role": "admin"}, headers=headers)
+    assert promote.status == 403
+    short = await client.patch(url, json={"password": "short"}, headers=headers)
+    assert short.status == 422
+
+    await client.post("/api/v1/auth/logout")
+    await login(client, "sam", "a-new-password")
+    await client.post("/api/v1/auth/logout")
+
+    await login(client, *ADMIN)
+    demote_self = await client.patch(f"/api/v1/users/{admin['id']}", json={"role": "staff"})
+    assert demote_self.status == 409
+    off = await client.patch(url, json={"active": False})
+    assert off.status == 200 and (await off.json())["active"] is False
+    # A deactivated user's tokens stop working and they cannot log in.
+    assert (await client.get("/api/v1/auth/me", headers=headers)).status == 401
+    resp = await client.post(
+        "/api/v1/auth/login", json={"username": "sam", "password": "a-new-password"}
+    )
+    assert resp.status == 401
