@@ -1,25 +1,20 @@
-"""App factory of the report service: its routes, event handlers and background work."""
+"""App factory of the report service: its routes, event handlers and background work.
+
+The service keeps its own read store of the Appointment Invite Schedule (fed
+by every other service's events), serves the report as a streamed HTML page
+or CSV, and hands emailed reports to notify through ``report.delivery_requested``.
+Rebuild the store with ``python -m services.report_service.rebuild``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 
-from aiohttp import web
-
-from shared.bus.consumer import Handler
-from shared.runtime import Runtime, ServiceSpec
+from services.report_service.handlers import handlers
+from services.report_service.routes import setup_routes
+from shared.runtime import ServiceSpec
 
 SERVICE = "report_service"
-
-
-def setup_routes(app: web.Application) -> None:
-    pass
-
-
-def handlers(runtime: Runtime) -> Mapping[str, Handler]:
-    return {}
-
 
 SPEC = ServiceSpec(
     name=SERVICE,
