@@ -229,6 +229,7 @@ async def _open_broker(
             spec.name,
             spec.subscriptions,
             settings.retry_delays,
+            settings.bus_queue_type,
         )
         runtime.consumer = Consumer(
             service=spec.name,

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     # Prefix of every exchange and queue, so an operator sees whose they are
     # and test runs can be isolated from each other.
     bus_namespace: str = "appointment_invites"
+    # Quorum queues in production; a test run may use classic ones, which are far
+    # lighter to create and delete by the hundred on a single small broker.
+    bus_queue_type: Literal["quorum", "classic"] = "quorum"
     bus_prefetch: int = 32
     bus_publish_timeout_seconds: float = 10.0
     # Delays of the retry tiers; a message that failed on every tier is parked.

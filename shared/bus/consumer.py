@@ -209,13 +209,18 @@ def is_infrastructure_error(exc: BaseException) -> bool:
 
 
 async def replay_parked(
-    channel: AbstractChannel, namespace: str, service: str, *, limit: int | None = None
+    channel: AbstractChannel,
+    namespace: str,
+    service: str,
+    *,
+    limit: int | None = None,
+    queue_type: str = "quorum",
 ) -> int:
     """Move parked messages back into the service's queue (attempts reset)."""
-    from shared.bus.topology import service_queue
+    from shared.bus.topology import queue_arguments, service_queue
 
     queue = await channel.declare_queue(
-        parked_queue(namespace, service), durable=True, arguments={"x-queue-type": "quorum"}
+        parked_queue(namespace, service), durable=True, arguments=queue_arguments(queue_type)
     )
     moved = 0
     while limit is None or moved < limit:

@@ -48,7 +48,13 @@ async def replay(settings: Settings, service: str, limit: int | None) -> int:
     async with connection:
         # Confirms: each copy is confirmed by the broker before its parked original is acked.
         channel = await connection.channel(publisher_confirms=True)
-        return await replay_parked(channel, settings.bus_namespace, service, limit=limit)
+        return await replay_parked(
+            channel,
+            settings.bus_namespace,
+            service,
+            limit=limit,
+            queue_type=settings.bus_queue_type,
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

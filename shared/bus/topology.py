@@ -95,11 +95,12 @@ async def declare_service_topology(
     service: str,
     routing_keys: tuple[str, ...],
     retry_delays_ms: tuple[int, ...],
+    queue_type: str = "quorum",
 ) -> ServiceTopology:
     exchange = await declare_events_exchange(channel, namespace)
     queue_name = service_queue(namespace, service)
     queue = await channel.declare_queue(
-        queue_name, durable=True, arguments={"x-queue-type": "quorum"}
+        queue_name, durable=True, arguments=queue_arguments(queue_type)
     )
     for key in routing_keys:
         await queue.bind(exchange, routing_key=key)
@@ -108,26 +109,35 @@ async def declare_service_topology(
         retries[delay] = await channel.declare_queue(
             retry_queue(namespace, service, delay),
             durable=True,
-            arguments=_retry_arguments(queue_name, delay),
+            arguments=_retry_arguments(queue_name, delay, queue_type),
         )
     parked = await channel.declare_queue(
-        parked_queue(namespace, service), durable=True, arguments={"x-queue-type": "quorum"}
+        parked_queue(namespace, service), durable=True, arguments=queue_arguments(queue_type)
     )
     return ServiceTopology(exchange, queue, retries, parked)
 
 
-def _retry_arguments(target_queue: str, delay_ms: int) -> dict[str, Any]:
+def queue_arguments(queue_type: str = "quorum") -> dict[str, Any]:
+    return {"x-queue-type": queue_type}
+
+
+def _retry_arguments(
+    target_queue: str, delay_ms: int, queue_type: str = "quorum"
+) -> dict[str, Any]:
     # Messages wait out the TTL, then dead-letter through the default exchange
     # straight into the service's own queue (not the topic exchange, so the
     # other services do not see the retry).
-    return {
-        "x-queue-type": "quorum",
+    arguments: dict[str, Any] = {
+        "x-queue-type": queue_type,
         "x-message-ttl": delay_ms,
         "x-dead-letter-exchange": "",
         "x-dead-letter-routing-key": target_queue,
-        "x-dead-letter-strategy": "at-least-once",
-        "x-overflow": "reject-publish",
     }
+    if queue_type == "quorum":
+        # Quorum queues can dead-letter at-least-once (classic ones at-most-once).
+        arguments["x-dead-letter-strategy"] = "at-least-once"
+        arguments["x-overflow"] = "reject-publish"
+    return arguments
 
 
 def definitions(

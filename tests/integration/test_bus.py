@@ -13,7 +13,14 @@ from shared.bus.topology import parked_queue, service_queue
 from shared.db import dsn_for_database
 from shared.events import ReasonUpserted, make_event
 from tests.integration.probe_service import PROBE, Behaviour, make_spec
-from tests.support.infra import EventTap, eventually, publish_events, publish_raw, service_db
+from tests.support.infra import (
+    EventTap,
+    eventually,
+    make_settings,
+    publish_events,
+    publish_raw,
+    service_db,
+)
 
 
 def reason_event(name: str = "n", reason_id: str | None = None):
@@ -43,9 +50,9 @@ async def test_same_event_delivered_twice_has_one_effect(settings, start_service
     assert await count_seen(settings, "name = 'dup'") == 1
 
 
-async def test_failing_handler_parks_after_attempts_and_queue_keeps_flowing(
-    settings, start_service
-):
+async def test_failing_handler_parks_after_attempts_and_queue_keeps_flowing(start_service):
+    # Production's queue type: quorum queues with TTL retry tiers and dead-lettering.
+    settings = make_settings(bus_queue_type="quorum")
     behaviour = Behaviour()
     behaviour.fail_names.add("poison")
     await start_service(make_spec(behaviour), settings)
@@ -59,7 +66,7 @@ async def test_failing_handler_parks_after_attempts_and_queue_keeps_flowing(
         parked = await channel.declare_queue(
             parked_queue(settings.bus_namespace, PROBE),
             durable=True,
-            arguments={"x-queue-type": "quorum"},
+            arguments={"x-queue-type": settings.bus_queue_type},
         )
 
         async def parked_message():
@@ -77,7 +84,9 @@ async def test_failing_handler_parks_after_attempts_and_queue_keeps_flowing(
     connection = await aio_pika.connect(settings.amqp_url)
     async with connection:
         channel = await connection.channel()
-        moved = await replay_parked(channel, settings.bus_namespace, PROBE)
+        moved = await replay_parked(
+            channel, settings.bus_namespace, PROBE, queue_type=settings.bus_queue_type
+        )
     assert moved == 1
     await eventually(lambda: count_seen(settings, "name = 'poison'"), lambda n: n == 1)
 
@@ -94,7 +103,7 @@ async def test_invalid_message_is_parked_at_once(settings, start_service):
         parked = await channel.declare_queue(
             parked_queue(settings.bus_namespace, PROBE),
             durable=True,
-            arguments={"x-queue-type": "quorum"},
+            arguments={"x-queue-type": settings.bus_queue_type},
         )
         message = await eventually(lambda: parked.get(no_ack=True, fail=False), timeout=5)
         assert message.body == b"{not json"
