@@ -776,6 +776,8 @@ def compile_template(source: str) -> None:
             raise TemplateProblem(f"unknown test '{test.name}'", test.lineno)
     for cond in parsed.find_all(nodes.CondExpr):
         raise TemplateProblem("'x if y else z' is not Twig; use {% if %}", cond.lineno)
+    for load in parsed.find_all((nodes.Include, nodes.Extends, nodes.Import, nodes.FromImport)):
+        raise TemplateProblem("templates cannot include or extend other templates", load.lineno)
     for loop in parsed.find_all(nodes.For):
         if loop.test is not None:
             raise TemplateProblem("'for … if …' is not Twig; put an {% if %} inside", loop.lineno)

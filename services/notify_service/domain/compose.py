@@ -19,11 +19,10 @@ from email.utils import format_datetime, parseaddr
 from html import escape as html_escape
 from zoneinfo import ZoneInfo
 
-import markupsafe
 from icalendar import Calendar, Event, vCalAddress, vText
 
 from shared.events import AppointmentBooked, InviteCreated, InviteeData
-from shared.templates import DEFAULT_SUBJECT, invite_email_context, render, render_html
+from shared.templates import DEFAULT_SUBJECT, invite_email_context, render
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -152,9 +151,7 @@ _URL = re.compile(r"(?<![\"'=>])(https?://[^\s<>\"']+)")
 
 
 def _linkify(markup: str) -> str:
-    """Make bare URLs clickable, unless the template already wrote its own links."""
-    if "<a " in markup.lower():
-        return markup
+    """Make bare URLs clickable (the markup is escaped text: it has no links of its own)."""
     return _URL.sub(lambda m: f'<a href="{m.group(1)}">{m.group(1)}</a>', markup)
 
 
@@ -172,28 +169,30 @@ def compose_invite_email(
     email at all, never a half-rendered one.
     """
     base = invite_email_context(invite, invitee, center_name=center_name)
-    instructions_text = render(invite.instructions_template, base)
-    instructions_html = markupsafe.Markup(render_html(invite.instructions_template, base))
-    text = render(invite.email_text, {**base, "instructions": instructions_text})
-    html = render_html(invite.email_text, {**base, "instructions": instructions_html})
+    instructions = render(invite.instructions_template, base)
+    ctx = {**base, "instructions": instructions}
+    text = render(invite.email_text, ctx)
     subject = render(invite.subject_template or DEFAULT_SUBJECT, base)
     if invitee.link not in text:
         # The personal link is what the email is for: never send one without it.
         text = f"{text.rstrip()}\n\nBook your appointment here: {invitee.link}\n"
-        html = f"{html.rstrip()}\n\nBook your appointment here: {html_escape(invitee.link)}\n"
     if kind == "reminder":
-        reminder_ctx = {**base, "instructions": instructions_text}
-        reminder_text = render(invite.reminder_text, reminder_ctx) if invite.reminder_text else ""
-        reminder_html = (
-            render_html(invite.reminder_text, {**base, "instructions": instructions_html})
-            if invite.reminder_text
-            else ""
-        )
-        if reminder_text.strip():
-            text = f"{text.rstrip()}\n\n{reminder_text}"
-            html = f"{html.rstrip()}\n\n{reminder_html}"
+        reminder = render(invite.reminder_text, ctx) if invite.reminder_text else ""
+        if reminder.strip():
+            text = f"{text.rstrip()}\n\n{reminder}"
         subject = f"Reminder: {subject}"
-    return Composed(subject=subject, text=text, html=html_document(_linkify(_html_lines(html))))
+    return Composed(subject=subject, text=text, html=text_to_html(text))
+
+
+def text_to_html(text: str) -> str:
+    """The HTML part says exactly what the text part says.
+
+    The templates are text (what staff write is what the text part shows), so the
+    whole rendered text is escaped (a student's name, and the template's own
+    ``<`` or ``&``, cannot become markup), lines become ``<br />`` and bare URLs
+    become links.
+    """
+    return html_document(_linkify(_html_lines(html_escape(text, quote=False))))
 
 
 # ------------------------------------------------------------------ confirmation
@@ -236,14 +235,13 @@ def compose_confirmation(
         lines += ["", f"View your appointment: {link}"]
     lines += ["", "The attached calendar file adds it to your calendar."]
     text = "\n".join(lines) + "\n"
-    html_body = _linkify(_html_lines(html_escape(text)))
     ics = appointment_ics(
         appointment, tz=tz, uid_domain=uid_domain, now=now, description=link, student=invitee
     )
     return Composed(
         subject=f"Appointment confirmed: {start:%a} {start:%b} {start.day}, {start:%H:%M}",
         text=text,
-        html=html_document(html_body),
+        html=text_to_html(text),
         attachments=(Attachment("appointment.ics", "text/calendar", ics),),
     )
 
