@@ -845,7 +845,7 @@ def _render(source: str, context: Mapping[str, Any], *, html: bool) -> str:
 
 # ------------------------------------------------------------ the email variables
 DEFAULT_SUBJECT = (
-    "{{ invite.type|default('Appointment') }} invitation: please book by {{ invite.due_date }}"  # noqa: E501
+    "{{ invite.type|default('Appointment') }} invitation: please book by {{ invite.due_date }}"
 )
 
 
