@@ -42,7 +42,7 @@ def test_run_command_starts_everything_and_stops_on_ctrl_c():
         assert proc.stdout is not None
         for line in proc.stdout:
             output.append(line)
-            if "is running" in line:
+            if "Ctrl-C stops everything" in line:
                 break
         elapsed = time.monotonic() - started
         assert any("is running" in line for line in output), "".join(output)
