@@ -155,6 +155,7 @@ async def upsert_widget(conn: asyncpg.Connection, p: Any, version: Version) -> N
 async def upsert_center(
     conn: asyncpg.Connection, center_id: str, name: str, timezone: str, version: Version
 ) -> None:
+    await lock_center(conn, center_id)
     # first_seen_at moves to the earliest event whatever the order; the other
     # columns follow the newest event only.
     newer = (
@@ -184,6 +185,14 @@ async def upsert_center(
            WHERE c.center_id = $1 AND a.center_id = c.center_id AND a.starts_at IS NOT NULL
              AND a.local_start_date IS DISTINCT FROM (a.starts_at AT TIME ZONE c.timezone)::date""",
         center_id,
+    )
+
+
+async def lock_center(conn: asyncpg.Connection, center_id: str) -> None:
+    """Serialise a booking's local date against a change of its center's timezone
+    (concurrent handlers would otherwise each miss the other's uncommitted row)."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('report.center'), hashtext($1))", center_id
     )
 
 
@@ -346,6 +355,7 @@ async def record_booking(conn: asyncpg.Connection, p: Any, snapshot_timezone: st
         "(SELECT timezone FROM centers WHERE center_id = $11), $13::text))::date"
     )
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in (*_BOOKED_COLUMNS, "local_start_date"))
+    await lock_center(conn, p.center.id)
     await conn.execute(
         f"""INSERT INTO appointment_rows({columns}) VALUES ({placeholders}, {local_date})
             ON CONFLICT (appointment_id) DO UPDATE SET {updates}""",
@@ -406,6 +416,17 @@ async def record_invitee_email(
     at: datetime,
     version: Version,
 ) -> None:
+    # Lock the invitee's row FIRST: the consumer runs messages concurrently, and
+    # the recompute below must see every fact committed by a competing
+    # transaction (under READ COMMITTED each statement takes a fresh snapshot
+    # once the lock is ours).
+    await conn.execute(
+        """INSERT INTO invitee_rows(invitee_id, invite_id) VALUES ($1, $2)
+           ON CONFLICT (invitee_id) DO UPDATE SET
+               invite_id = COALESCE(invitee_rows.invite_id, EXCLUDED.invite_id)""",
+        invitee_id,
+        invite_id,
+    )
     await conn.execute(
         """INSERT INTO invitee_emails(message_id, invitee_id, kind, outcome, error, at,
                                       version_at, version_id)
@@ -422,13 +443,6 @@ async def record_invitee_email(
         error,
         at,
         *_v(version),
-    )
-    await conn.execute(
-        """INSERT INTO invitee_rows(invitee_id, invite_id) VALUES ($1, $2)
-           ON CONFLICT (invitee_id) DO UPDATE SET
-               invite_id = COALESCE(invitee_rows.invite_id, EXCLUDED.invite_id)""",
-        invitee_id,
-        invite_id,
     )
     # Recomputed from the per-message facts: the same set gives the same stats.
     await conn.execute(

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from tests.integration.report_service.conftest import STAFF, fetch_csv
 from tests.integration.report_service.scenario import EXPECTED_ROWS, HEADER
 from tests.support.infra import headers_for, problem_fields
@@ -38,48 +36,48 @@ async def test_csv_is_crlf_with_bom_and_attachment_headers(scenario_service):
     assert resp.headers["Cache-Control"] == "no-store"
 
 
-@pytest.mark.parametrize(
-    ("params", "expected"),
-    [
-        ({"type": "Exam"}, ("ap1", "ap2")),
-        ({"type": "pop quiz"}, ("ap3", "ap5")),
-        ({"subject": "math"}, ("ap1", "ap2")),
-        ({"course": "210"}, ("ap3", "ap5")),
-        ({"section_id": "S2"}, ("ap3", "ap5")),
-        ({"reason_id": "R1"}, ("ap1", "ap2")),
-        ({"reason_id": "R1", "type": "Pop Quiz"}, ()),
-        ({"center_id": "C1"}, ("ap1", "ap2", "ap3", "ap5")),
-        ({"include_cancelled": "true"}, ("ap1", "ap2", "ap3", "ap4", "ap5")),
-        ({"from": "2026-03-03", "to": "2026-03-03"}, ("ap2", "ap3")),
-        ({"from": "2026-03-04", "to": "2026-03-05"}, ()),
-        ({"from": "2026-03-06", "to": "2026-03-31"}, ("ap5",)),
-    ],
-)
-async def test_each_filter(scenario_service, params, expected):
-    client, _, _ = scenario_service
-    table = await fetch_csv(client, **{**WEEK, **params})
-    assert table[1:] == rows_of(*expected)
+FILTER_CASES = [
+    ({"type": "Exam"}, ("ap1", "ap2")),
+    ({"type": "pop quiz"}, ("ap3", "ap5")),
+    ({"subject": "math"}, ("ap1", "ap2")),
+    ({"course": "210"}, ("ap3", "ap5")),
+    ({"section_id": "S2"}, ("ap3", "ap5")),
+    ({"reason_id": "R1"}, ("ap1", "ap2")),
+    ({"reason_id": "R1", "type": "Pop Quiz"}, ()),
+    ({"center_id": "C1"}, ("ap1", "ap2", "ap3", "ap5")),
+    ({"include_cancelled": "true"}, ("ap1", "ap2", "ap3", "ap4", "ap5")),
+    ({"from": "2026-03-03", "to": "2026-03-03"}, ("ap2", "ap3")),
+    ({"from": "2026-03-04", "to": "2026-03-05"}, ()),
+    ({"from": "2026-03-06", "to": "2026-03-31"}, ("ap5",)),
+]
 
 
-@pytest.mark.parametrize(
-    ("preset", "expected"),
-    [
-        # The clock says 2026-03-04 03:00 UTC: still Tuesday 2026-03-03 in New York.
-        ("today", ("ap2", "ap3")),
-        ("yesterday", ("ap1",)),
-        ("this_week", ("ap1", "ap2", "ap3", "ap5")),
-        ("last_week", ()),
-        ("this_month", ("ap1", "ap2", "ap3", "ap5")),
-        ("last_month", ()),
-        ("this_semester", ("ap1", "ap2", "ap3", "ap5")),
-        ("last_semester", ()),
-        ("this_year", ("ap1", "ap2", "ap3", "ap5")),
-    ],
-)
-async def test_presets_in_center_timezone(scenario_service, preset, expected):
+async def test_each_filter(scenario_service):
     client, _, _ = scenario_service
-    table = await fetch_csv(client, preset=preset)
-    assert table[1:] == rows_of(*expected)
+    for params, expected in FILTER_CASES:
+        table = await fetch_csv(client, **{**WEEK, **params})
+        assert table[1:] == rows_of(*expected), params
+
+
+PRESET_CASES = [
+    # The clock says 2026-03-04 03:00 UTC: still Tuesday 2026-03-03 in New York.
+    ("today", ("ap2", "ap3")),
+    ("yesterday", ("ap1",)),
+    ("this_week", ("ap1", "ap2", "ap3", "ap5")),
+    ("last_week", ()),
+    ("this_month", ("ap1", "ap2", "ap3", "ap5")),
+    ("last_month", ()),
+    ("this_semester", ("ap1", "ap2", "ap3", "ap5")),
+    ("last_semester", ()),
+    ("this_year", ("ap1", "ap2", "ap3", "ap5")),
+]
+
+
+async def test_presets_in_center_timezone(scenario_service):
+    client, _, _ = scenario_service
+    for preset, expected in PRESET_CASES:
+        table = await fetch_csv(client, preset=preset)
+        assert table[1:] == rows_of(*expected), preset
 
 
 async def test_extra_fields_follow_the_fixed_columns(scenario_service):
@@ -137,31 +135,31 @@ async def test_group_by_consultant_with_subtotals_and_total(scenario_service):
     assert len(table) == 8
 
 
-@pytest.mark.parametrize(
-    ("group_by", "groups"),
-    [
-        ("type", [("Type: Exam", ("ap1", "ap2")), ("Type: Pop Quiz", ("ap3", "ap5"))]),
-        (
-            "reason",
-            [("Reason: Exam proctoring", ("ap1", "ap2")), ("Reason: Tutoring", ("ap3", "ap5"))],
-        ),
-        (
-            "section",
-            [("Section: CHEM 210-02", ("ap3", "ap5")), ("Section: MATH 101-01", ("ap1", "ap2"))],
-        ),
-    ],
-)
-async def test_group_by(scenario_service, group_by, groups):
+GROUP_CASES = [
+    ("type", [("Type: Exam", ("ap1", "ap2")), ("Type: Pop Quiz", ("ap3", "ap5"))]),
+    (
+        "reason",
+        [("Reason: Exam proctoring", ("ap1", "ap2")), ("Reason: Tutoring", ("ap3", "ap5"))],
+    ),
+    (
+        "section",
+        [("Section: CHEM 210-02", ("ap3", "ap5")), ("Section: MATH 101-01", ("ap1", "ap2"))],
+    ),
+]
+
+
+async def test_group_by(scenario_service):
     client, _, _ = scenario_service
-    table = await fetch_csv(client, **WEEK, group_by=group_by)
-    expected: list[list[str]] = []
-    for label, appointments in groups:
-        expected.extend(rows_of(*appointments))
-        subtotal = [""] * len(HEADER)
-        subtotal[0] = f"Subtotal ({label})"
-        expected.append(subtotal)
-    got = [row if not row[0].startswith("Subtotal") else [row[0]] + [""] * 14 for row in table[1:]]
-    assert got == expected
+    for group_by, groups in GROUP_CASES:
+        table = await fetch_csv(client, **WEEK, group_by=group_by)
+        expected: list[list[str]] = []
+        for label, appointments in groups:
+            expected.extend(rows_of(*appointments))
+            subtotal = [""] * len(HEADER)
+            subtotal[0] = f"Subtotal ({label})"
+            expected.append(subtotal)
+        got = [r if not r[0].startswith("Subtotal") else [r[0]] + [""] * 14 for r in table[1:]]
+        assert got == expected, group_by
 
 
 async def test_html_page_is_an_accessible_escaped_table(scenario_service):
@@ -188,28 +186,28 @@ async def test_html_without_rows_says_so(scenario_service):
     assert "No appointments match these criteria." in html and "0 appointments." in html
 
 
-@pytest.mark.parametrize(
-    ("params", "field"),
-    [
-        ({"fields": "student_email,password,ssn"}, "fields"),
-        ({"format": "xlsx"}, "format"),
-        ({"preset": "next_week"}, "preset"),
-        ({"preset": "today", "from": "2026-03-01"}, "preset"),
-        ({"from": "2026-03-05"}, "to"),
-        ({"from": "2026-03-05", "to": "2026-03-01"}, "to"),
-        ({"from": "yesterday", "to": "2026-03-01"}, "from"),
-        ({"group_by": "student"}, "group_by"),
-        ({"totals": "maybe"}, "totals"),
-        ({"center_id": "nope"}, "center_id"),
-        ({"sectionid": "S1"}, "sectionid"),
-    ],
-)
-async def test_bad_parameters_are_422_naming_the_field(scenario_service, params, field):
+BAD_PARAMETERS = [
+    ({"fields": "student_email,password,ssn"}, "fields"),
+    ({"format": "xlsx"}, "format"),
+    ({"preset": "next_week"}, "preset"),
+    ({"preset": "today", "from": "2026-03-01"}, "preset"),
+    ({"from": "2026-03-05"}, "to"),
+    ({"from": "2026-03-05", "to": "2026-03-01"}, "to"),
+    ({"from": "yesterday", "to": "2026-03-01"}, "from"),
+    ({"group_by": "student"}, "group_by"),
+    ({"totals": "maybe"}, "totals"),
+    ({"center_id": "nope"}, "center_id"),
+    ({"sectionid": "S1"}, "sectionid"),
+]
+
+
+async def test_bad_parameters_are_422_naming_the_field(scenario_service):
     client, _, _ = scenario_service
-    resp = await client.get(PATH, params=params, headers=STAFF)
-    body = await resp.json()
-    assert resp.status == 422, body
-    assert field in problem_fields(body), body
+    for params, field in BAD_PARAMETERS:
+        resp = await client.get(PATH, params=params, headers=STAFF)
+        body = await resp.json()
+        assert resp.status == 422, (params, body)
+        assert field in problem_fields(body), (params, body)
 
 
 async def test_unknown_fields_are_named(scenario_service):
@@ -229,16 +227,19 @@ async def test_semester_preset_without_terms_is_422(settings, start_service):
     assert "no term contains" in body["detail"]
 
 
-@pytest.mark.parametrize(("role", "status"), [("faculty", 403), ("student", 403), (None, 401)])
-async def test_staff_only(scenario_service, role: Any, status: int):
+async def test_staff_only(scenario_service):
     client, _, _ = scenario_service
-    headers = headers_for(role) if role else {}
-    resp = await client.get(PATH, params=WEEK, headers=headers)
-    assert resp.status == status
-    resp = await client.post(
-        f"{PATH}/deliveries", json={**WEEK, "recipients": "a@example.edu"}, headers=headers
-    )
-    assert resp.status == status
+    cases: list[tuple[Any, int]] = [("faculty", 403), ("student", 403), (None, 401)]
+    for role, status in cases:
+        headers = headers_for(role) if role else {}
+        resp = await client.get(PATH, params=WEEK, headers=headers)
+        assert resp.status == status, role
+        resp = await client.post(
+            f"{PATH}/deliveries", json={**WEEK, "recipients": "a@example.edu"}, headers=headers
+        )
+        assert resp.status == status, role
+        resp = await client.get("/api/v1/reports/deliveries/x", headers=headers)
+        assert resp.status == status, role
 
 
 async def test_admin_may_read(scenario_service):
