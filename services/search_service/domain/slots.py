@@ -61,9 +61,12 @@ def _max_overlap(intervals: Sequence[tuple[Any, Any]], start: Any, end: Any) -> 
 
 
 def _has_room(capacity: int, intervals: Sequence[tuple[Any, Any]], start: Any, end: Any) -> bool:
-    # Fast path: fewer overlapping intervals than seats cannot fill any instant.
+    # Fast paths: fewer overlapping intervals than seats cannot fill any instant, and
+    # with one seat any overlap fills it.
     overlapping = sum(1 for s, e in intervals if s < end and e > start)
-    return overlapping < capacity or _max_overlap(intervals, start, end) < capacity
+    if overlapping < capacity:
+        return True
+    return capacity > 1 and _max_overlap(intervals, start, end) < capacity
 
 
 def max_overlap(busy: Iterable[Busy], start: datetime, end: datetime) -> int:
