@@ -102,9 +102,9 @@ class System:
             "ADMIN_USERNAME": "admin",
             "ADMIN_PASSWORD": "admin-password-1",
             "OUTBOX_POLL_SECONDS": "0.5",
-            **self.extra_env,
         }
-        self.env.pop("SMTP_HOST", None)
+        self.env.pop("SMTP_HOST", None)  # the built-in sink, unless the test brings a server
+        self.env.update(self.extra_env)
         urls: dict[str, list[str]] = {}
         for name in SERVICE_NAMES:
             for i in range(self.copies.get(name, 1)):
