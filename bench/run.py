@@ -1,0 +1,369 @@
+"""Run every performance scenario against a freshly started system on this machine.
+
+    bench/run [--repeat N] [--quick] [--only fanout,search,booking,report,scaleout]
+
+Prints, per scenario, the figure, the same work done by the raw infrastructure in
+the same run, their ratio, median and spread over the repetitions, and writes
+``bench/results/latest.json``. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import booking, fanout, report, search
+from bench.harness import ROOT, Bench, git_commit, log, machine
+from bench.sink import Sink
+from bench.stats import summary
+
+SCENARIOS = ("fanout", "scaleout", "search", "booking", "report")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    fanout_students: int
+    search_consultants: int
+    search_weeks: int
+    search_students: int
+    search_clients: int
+    search_seconds: float
+    booking_attempts: int
+    booking_slots: int
+    booking_consultants: int
+    booking_clients: int
+    report_rows: int
+
+
+FULL = Sizes(5000, 100, 15, 2000, 50, 20.0, 2000, 200, 20, 100, 200_000)
+QUICK = Sizes(300, 10, 3, 200, 50, 5.0, 200, 20, 4, 100, 20_000)
+
+
+# ------------------------------------------------------------------ summaries
+def _fig(
+    label: str,
+    values: list[float],
+    unit: str,
+    raw: list[float] | None = None,
+    ratio: list[float] | None = None,
+    target: str = "",
+    ok: bool | None = None,
+) -> dict[str, Any]:
+    return {
+        "figure": label,
+        "unit": unit,
+        "system": summary(values),
+        "raw": summary(raw) if raw is not None else None,
+        "ratio": summary(ratio) if ratio is not None else None,
+        "target": target,
+        "met": ok,
+    }
+
+
+def _median(values: list[float]) -> float:
+    return summary(values)["median"] or math.nan
+
+
+def summarize_fanout(reps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    total = [r["system"]["total_s"] for r in reps]
+    raw = [r["raw"]["total_s"] for r in reps]
+    ratio = [r["ratio"] for r in reps]
+    request = [r["system"]["request_s"] for r in reps]
+    dups = [r["system"]["duplicates"] for r in reps]
+    return [
+        _fig(
+            "time until all emails accepted and all in report",
+            total,
+            "s",
+            raw,
+            ratio,
+            "≤ 1.5× raw",
+            _median(ratio) <= 1.5,
+        ),
+        _fig(
+            "emails/s",
+            [r["system"]["emails_per_s"] for r in reps],
+            "1/s",
+            [r["raw"]["emails_per_s"] for r in reps],
+        ),
+        _fig("POST /api/v1/invites latency", request, "s", target="≤ 1 s", ok=max(request) <= 1.0),
+        _fig("duplicate emails", dups, "", target="0", ok=max(dups) == 0),
+    ]
+
+
+def summarize_scaleout(reps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    two = [r["two_copies"]["emails_per_s"] for r in reps]
+    one = [r["one_copy"]["emails_per_s"] for r in reps]
+    ratio = [r["throughput_ratio"] for r in reps]
+    dups = [r["two_copies"]["duplicates"] for r in reps]
+    complete = all(r["two_copies"]["accepted"] >= r["two_copies"]["invitees"] for r in reps)
+    return [
+        _fig(
+            "emails/s, two copies (raw column: one copy)",
+            two,
+            "1/s",
+            one,
+            ratio,
+            "≥ 1.0× one copy",
+            _median(ratio) >= 1.0,
+        ),
+        _fig(
+            "time until all accepted and in report, two copies",
+            [r["two_copies"]["total_s"] for r in reps],
+            "s",
+            [r["one_copy"]["total_s"] for r in reps],
+        ),
+        _fig(
+            "duplicate Message-IDs at the sink",
+            dups,
+            "",
+            target="0",
+            ok=max(dups) == 0 and complete,
+        ),
+    ]
+
+
+def summarize_search(reps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    s = [r["system"] for r in reps]
+    r_ = [r["raw"] for r in reps]
+    ratio = [r["throughput_ratio"] for r in reps]
+    non_200 = [sum(v for k, v in x["statuses"].items() if k != "200") for x in s]
+    return [
+        _fig(
+            "throughput",
+            [x["throughput"] for x in s],
+            "req/s",
+            [x["throughput"] for x in r_],
+            ratio,
+            "≥ 25% of raw",
+            _median(ratio) >= 0.25,
+        ),
+        _fig("p50 latency", [x["p50_ms"] for x in s], "ms", [x["p50_ms"] for x in r_]),
+        _fig(
+            "p95 latency",
+            [x["p95_ms"] for x in s],
+            "ms",
+            [x["p95_ms"] for x in r_],
+            target="≤ 50 ms",
+            ok=_median([x["p95_ms"] for x in s]) <= 50,
+        ),
+        _fig(
+            "search_service time per request p50 (its log)",
+            [x["search_service_p50_ms"] for x in s],
+            "ms",
+        ),
+        _fig("response size", [x["bytes_per_response"] / 1024 for x in s], "KiB"),
+        _fig("non-200 answers", non_200, "", target="0", ok=max(non_200) == 0),
+    ]
+
+
+def summarize_booking(reps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    s = [r["system"] for r in reps]
+    ratio = [r["throughput_ratio"] for r in reps]
+    exact = all(x["appointments"] == x["slots"] for x in s)
+    created = all(x["statuses"].get("201", 0) == x["slots"] for x in s)
+    unexpected = [sum(v for k, v in x["statuses"].items() if k not in ("201", "409")) for x in s]
+    return [
+        _fig(
+            "booking attempts/s",
+            [x["throughput"] for x in s],
+            "1/s",
+            [r["raw"]["throughput"] for r in reps],
+            ratio,
+            "≥ 20% of raw",
+            _median(ratio) >= 0.20,
+        ),
+        _fig(
+            "appointments (slots)",
+            [x["appointments"] for x in s],
+            "",
+            target="= slots",
+            ok=exact and created,
+        ),
+        _fig(
+            "overlapping appointments",
+            [x["overlaps"] for x in s],
+            "",
+            target="0",
+            ok=max(x["overlaps"] for x in s) == 0,
+        ),
+        _fig("p95 latency", [x["p95_ms"] for x in s], "ms"),
+        _fig("answers other than 201/409", unexpected, "", target="0", ok=max(unexpected) == 0),
+    ]
+
+
+def summarize_report(reps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    s = [r["system"] for r in reps]
+    ratio = [r["rows_ratio"] for r in reps]
+    peak = [x["peak_rss_mb"] for x in s]
+    complete = all(x["rows"] == x["expected_rows"] for x in s)
+    return [
+        _fig(
+            "CSV rows/s",
+            [x["rows_per_s"] for x in s],
+            "rows/s",
+            [r["raw"]["rows_per_s"] for r in reps],
+            ratio,
+            "≥ 50% of raw",
+            _median(ratio) >= 0.5 and complete,
+        ),
+        _fig("report service peak RSS (VmHWM)", peak, "MB", target="< 200 MB", ok=max(peak) < 200),
+        _fig("rows in the CSV", [x["rows"] for x in s], "", target="all", ok=complete),
+    ]
+
+
+SUMMARIZERS = {
+    "fanout": summarize_fanout,
+    "scaleout": summarize_scaleout,
+    "search": summarize_search,
+    "booking": summarize_booking,
+    "report": summarize_report,
+}
+
+
+def _num(value: float | None) -> str:
+    if value is None or value != value:
+        return "–"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.3g}"
+
+
+def print_scenario(name: str, figures: list[dict[str, Any]]) -> None:
+    print(f"\n== {name}")
+    print(f"  {'figure':<52} {'system (median, min–max)':>28} {'raw':>10} {'ratio':>14}  target")
+    for f in figures:
+        s = f["system"]
+        system = f"{_num(s['median'])} {f['unit']} ({_num(s['min'])}–{_num(s['max'])})"
+        raw = _num(f["raw"]["median"]) if f["raw"] else ""
+        ratio = ""
+        if f["ratio"]:
+            ratio = f"{_num(f['ratio']['median'])} ±{_num((f['ratio']['spread'] or 0) * 50)}%"
+        mark = "" if f["met"] is None else ("  ok" if f["met"] else "  MISSED")
+        print(f"  {f['figure']:<52} {system:>28} {raw:>10} {ratio:>14}  {f['target']}{mark}")
+
+
+# ------------------------------------------------------------------ the run
+async def main(args: argparse.Namespace) -> int:
+    sizes = QUICK if args.quick else FULL
+    chosen = [s for s in SCENARIOS if s in args.only]
+    results: dict[str, Any] = {
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": git_commit(),
+        "machine": machine(),
+        "options": {"repeat": args.repeat, "quick": args.quick, "scenarios": chosen},
+        "sizes": sizes.__dict__,
+        "scenarios": {},
+    }
+    raw_reps: dict[str, list[dict[str, Any]]] = {}
+    sink = Sink()
+    await sink.start()
+    one = Bench(sink)
+    two: Bench | None = None
+    started = time.monotonic()
+    try:
+        await one.start()
+        if "fanout" in chosen or "scaleout" in chosen:
+            log(f"fan-out: preparing {sizes.fanout_students} students")
+            world_one = await fanout.prepare(one, sink, sizes.fanout_students, "fanout")
+            world_two = None
+            if "scaleout" in chosen:
+                two = Bench(sink, copies={"notify_service": 2, "search_service": 2})
+                await two.start()
+                world_two = await fanout.prepare(two, sink, sizes.fanout_students, "scaled")
+            reps, scale_reps = await fanout.scenario(
+                world_one, sink, sizes.fanout_students, args.repeat, world_two
+            )
+            if "fanout" in chosen:
+                raw_reps["fanout"] = reps
+            if "scaleout" in chosen:
+                raw_reps["scaleout"] = scale_reps
+                results["scaleout_parked_messages"] = await two.parked() if two else None
+            if two is not None:
+                await two.stop()
+                two = None
+        if "search" in chosen:
+            world = await search.prepare(
+                one, sizes.search_consultants, sizes.search_weeks, sizes.search_students
+            )
+            results["search_world"] = {
+                "availabilities": len(world.availability_ids),
+                "invitees": len(world.tokens),
+                "week": [str(d) for d in world.week],
+                "slots_in_week": world.slots,
+                "response_bytes": world.body_bytes,
+                "seeded_through": "public API (POST /api/v1/availabilities, chunks of 1,000)",
+                "seed_s": world.seed_s,
+            }
+            await one.settle()
+            raw_reps["search"] = await search.scenario(
+                one, world, args.repeat, sizes.search_clients, sizes.search_seconds
+            )
+        if "booking" in chosen:
+            bworld = await booking.prepare(one, sizes.booking_consultants, sizes.booking_attempts)
+            raw_reps["booking"] = await booking.scenario(
+                one, bworld, args.repeat, sizes.booking_slots, sizes.booking_clients
+            )
+        if "report" in chosen:
+            await report.seed(one, sizes.report_rows)
+            await one.settle()
+            raw_reps["report"] = await report.scenario(one, sizes.report_rows, args.repeat)
+        results["parked_messages"] = await one.parked()
+    finally:
+        if two is not None:
+            await two.stop()
+        await one.stop()
+        await sink.stop()
+    results["duration_s"] = round(time.monotonic() - started, 1)
+    for name in SCENARIOS:
+        if name not in raw_reps:
+            continue
+        figures = SUMMARIZERS[name](raw_reps[name])
+        results["scenarios"][name] = {"figures": figures, "repetitions": raw_reps[name]}
+        print_scenario(name, figures)
+    print(f"\nparked messages: {results.get('parked_messages')}; run took {results['duration_s']}s")
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(out.write_text, json.dumps(results, indent=2, default=str))
+    print(f"results: {out}")
+    missed = [
+        f"{name}: {f['figure']}"
+        for name, sc in results["scenarios"].items()
+        for f in sc["figures"]
+        if f["met"] is False
+    ]
+    print("targets missed: " + ("; ".join(missed) if missed else "none"))
+    return 0
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="bench/run", description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="repetitions per scenario")
+    parser.add_argument("--quick", action="store_true", help="small smoke sizes")
+    parser.add_argument(
+        "--only",
+        type=lambda v: [s.strip() for s in v.split(",") if s.strip()],
+        default=list(SCENARIOS),
+        help="comma list of: " + ",".join(SCENARIOS),
+    )
+    parser.add_argument("--output", default=str(ROOT / "bench" / "results" / "latest.json"))
+    args = parser.parse_args()
+    unknown = set(args.only) - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    return args
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(main(parse_args())))

@@ -1,0 +1,138 @@
+"""Scenario 2: the restricted search over one semester, under 50 concurrent clients.
+
+Seeded through the public API (``POST /api/v1/availabilities {"items": [...]}`` in
+chunks of 1,000): one center, C consultants × W weeks × 5 days of 09:00–17:00
+blocks, and one invite for S students. The load: ``GET
+/api/v1/invitations/{token}/slots`` for one week (Monday..Friday) through the
+gateway, each request with another student's token, from ``bench.loadgen`` in its
+own process. The raw baseline: the same client and concurrency against
+``bench.rawapp`` (one asyncpg primary-key select of an availability per request).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from bench import seeding
+from bench.harness import Bench, log, raw_app, run_loadgen, server_timings
+from bench.stats import percentile
+
+
+@dataclass
+class World:
+    tokens: list[str]
+    availability_ids: list[str]
+    week: tuple[date, date]
+    slots: int
+    body_bytes: int
+    seed_s: float
+
+
+async def prepare(bench: Bench, consultants: int, weeks: int, students: int) -> World:
+    admin = bench.admin
+    assert admin is not None
+    started = time.monotonic()
+    center = await seeding.create_center(admin, "Semester Center")
+    people = await seeding.create_consultants(admin, consultants, "semester")
+    first_monday = seeding.next_monday(seeding.local_today())
+    items = [
+        seeding.block(
+            k,
+            center,
+            seeding.local(first_monday + timedelta(weeks=w, days=d), 9),
+            seeding.local(first_monday + timedelta(weeks=w, days=d), 17),
+        )
+        for w in range(weeks)
+        for d in range(5)
+        for k in people
+    ]
+    availability_ids = await seeding.add_availabilities(admin, items)
+    api_s = time.monotonic() - started
+    log(f"search: {len(items)} availabilities through the API in {api_s:.1f}s")
+    widget = await seeding.create_widget(admin, center, "Semester invites", 1)
+    ids = await seeding.import_students(admin, "S", students)
+    last_day = first_monday + timedelta(weeks=weeks, days=-3)
+    invite_id, _ = await seeding.create_invite(admin, widget, ids, last_day + timedelta(days=1))
+    await seeding.wait_for_search_replica(bench, invite_id, students)
+    tokens = list((await seeding.invite_tokens(bench, invite_id)).values())
+    # The week in the middle of the semester.
+    monday = first_monday + timedelta(weeks=weeks // 2)
+    week = (monday, monday + timedelta(days=4))
+    async with admin.session.get(
+        f"/api/v1/invitations/{tokens[0]}/slots", params={"from": str(week[0]), "to": str(week[1])}
+    ) as resp:
+        assert resp.status == 200, await resp.text()
+        raw = await resp.read()
+    slots = len(json.loads(raw)["items"])
+    seed_s = time.monotonic() - started
+    log(f"search: semester seeded in {seed_s:.1f}s; one week = {slots} slots")
+    return World(tokens, availability_ids, week, slots, len(raw), seed_s)
+
+
+async def run_rep(bench: Bench, world: World, concurrency: int, duration: float) -> dict[str, Any]:
+    base = bench.url
+    frm, to = world.week
+    requests = [
+        {"method": "GET", "url": f"{base}/api/v1/invitations/{t}/slots?from={frm}&to={to}"}
+        for t in world.tokens
+    ]
+    since = datetime.now(UTC)
+    system = await run_loadgen(
+        {
+            "mode": "duration",
+            "concurrency": concurrency,
+            "duration": duration,
+            "warmup": 1.0,
+            "requests": requests,
+        }
+    )
+    until = datetime.now(UTC)
+    system.pop("per_request", None)
+    served = server_timings(bench.log_paths("search_service"), "/slots", since, until)
+    gateway = server_timings(bench.log_paths("gateway"), "/slots", since, until)
+    system["search_service_p50_ms"] = percentile(served, 50)
+    system["search_service_p95_ms"] = percentile(served, 95)
+    system["gateway_p50_ms"] = percentile(gateway, 50)
+    system["gateway_p95_ms"] = percentile(gateway, 95)
+    system["bytes_per_response"] = system["bytes"] / system["count"] if system["count"] else 0
+    await bench.settle()
+    async with raw_app(bench.dsn("search_service")) as url:
+        raw = await run_loadgen(
+            {
+                "mode": "duration",
+                "concurrency": concurrency,
+                "duration": duration,
+                "warmup": 1.0,
+                "requests": [
+                    {"method": "GET", "url": f"{url}/raw/{a}"} for a in world.availability_ids
+                ],
+            }
+        )
+    raw.pop("per_request", None)
+    return {
+        "system": system,
+        "raw": raw,
+        "throughput_ratio": system["throughput"] / raw["throughput"],
+    }
+
+
+async def scenario(
+    bench: Bench, world: World, repeat: int, concurrency: int, duration: float
+) -> list[dict[str, Any]]:
+    reps = []
+    for n in range(repeat):
+        rep = await run_rep(bench, world, concurrency, duration)
+        s, r = rep["system"], rep["raw"]
+        log(
+            f"search #{n + 1}: {s['throughput']:.1f} req/s p50 {s['p50_ms']:.0f} ms "
+            f"p95 {s['p95_ms']:.0f} ms (search_service p50 {s['search_service_p50_ms']:.0f} ms) "
+            f"statuses {s['statuses']}; raw {r['throughput']:.0f} req/s p95 {r['p95_ms']:.1f} ms "
+            f"→ {rep['throughput_ratio']:.1%}"
+        )
+        reps.append(rep)
+        await bench.settle()
+    return reps
