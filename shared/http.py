@@ -76,9 +76,9 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
     try:
         return await handler(request)
     except Problem as exc:
-        return exc.to_response(request.path)
+        return exc.to_response()
     except ValidationError as exc:
-        return validation_problem(exc).to_response(request.path)
+        return validation_problem(exc).to_response()
     except web.HTTPRequestEntityTooLarge:
         return problem_response(413, "The request body is too large.")
     except web.HTTPException as exc:
