@@ -109,6 +109,19 @@ async def render_csv(
     formatter = RowFormatter(columns)
     buffer = CsvBuffer()
     buffer.start([c.key for c in columns])
+    if criteria.group_by is None and not criteria.totals:
+        # The plain report (the big one): rows straight through, no tallies.
+        async for record in repo.stream_report_rows(conn, criteria):
+            buffer.write(formatter.cells(record))
+            stats.rows += 1
+            if buffer.size() >= CHUNK_BYTES:
+                chunk = buffer.take()
+                stats.bytes += len(chunk)
+                yield chunk
+        chunk = buffer.take()
+        stats.bytes += len(chunk)
+        yield chunk
+        return
     async for line in _lines(conn, criteria, stats):
         if isinstance(line, DataLine):
             buffer.write(formatter.cells(line.row))

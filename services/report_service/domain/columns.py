@@ -68,6 +68,8 @@ class Column:
     key: str
     label: str
     render: Callable[[Row, ZoneInfo], str]
+    # The row keys ``render`` reads: the query selects only what the columns need.
+    needs: tuple[str, ...] = ()
 
 
 class ZoneCache:
@@ -117,14 +119,17 @@ def section_label(row: Row) -> str:
 
 def _field(key: str) -> Callable[[Row, ZoneInfo], str]:
     def render(row: Row, _zone: ZoneInfo) -> str:
-        return text(row.get(key))
+        value = row.get(key)
+        # Most cells are text already: skip the conversions (hot path of big reports).
+        return value if value.__class__ is str else text(value)
 
     return render
 
 
 def _time(key: str) -> Callable[[Row, ZoneInfo], str]:
     def render(row: Row, zone: ZoneInfo) -> str:
-        return local_time(row.get(key), zone)
+        value = row.get(key)
+        return "" if value is None else value.astimezone(zone).isoformat(timespec="minutes")
 
     return render
 
@@ -141,61 +146,70 @@ def _status(row: Row, _zone: ZoneInfo) -> str:
     return "cancelled" if row.get("cancelled_at") is not None else "booked"
 
 
-def _col(key: str, label: str, render: Callable[[Row, ZoneInfo], str] | None = None) -> Column:
-    return Column(key, label, render or _field(key))
+def _plain(key: str, label: str, source: str | None = None) -> Column:
+    return Column(key, label, _field(source or key), (source or key,))
+
+
+def _when(key: str, label: str, source: str) -> Column:
+    return Column(key, label, _time(source), (source,))
 
 
 # API.md: "CSV header (and HTML columns), in this order".
 BASE_COLUMNS: tuple[Column, ...] = (
-    _col("student_id", "Student ID"),
-    _col("student_name", "Student", lambda r, _z: student_name(r)),
-    _col("invite_type", "Type"),
-    _col("appointment_start", "Start", _time("starts_at")),
-    _col("appointment_end", "End", _time("ends_at")),
-    _col("duration_minutes", "Minutes"),
-    _col("consultant", "Consultant", _field("consultant_name")),
-    _col("booked_by", "Booked by"),
-    _col("booked_at", "Booked at", _time("booked_at")),
-    _col("exam_code", "Exam code"),
-    _col("exam_passcode", "Exam passcode"),
-    _col("exam_file", "Exam file"),
-    _col("attendance", "Attendance", _attendance),
-    _col("section", "Section", lambda r, _z: section_label(r)),
-    _col("reason", "Reason", _field("reason_name")),
+    _plain("student_id", "Student ID"),
+    Column("student_name", "Student", lambda r, _z: student_name(r), ("first_name", "last_name")),
+    _plain("invite_type", "Type"),
+    _when("appointment_start", "Start", "starts_at"),
+    _when("appointment_end", "End", "ends_at"),
+    _plain("duration_minutes", "Minutes"),
+    _plain("consultant", "Consultant", "consultant_name"),
+    _plain("booked_by", "Booked by"),
+    _when("booked_at", "Booked at", "booked_at"),
+    _plain("exam_code", "Exam code"),
+    _plain("exam_passcode", "Exam passcode"),
+    _plain("exam_file", "Exam file"),
+    Column("attendance", "Attendance", _attendance, ("attendance",)),
+    Column(
+        "section",
+        "Section",
+        lambda r, _z: section_label(r),
+        ("subject", "course", "section_name", "section_id"),
+    ),
+    _plain("reason", "Reason", "reason_name"),
 )
 
 # The allow-list of ``fields``: extra columns appended in the order asked.
 EXTRA_COLUMNS: dict[str, Column] = {
     c.key: c
     for c in (
-        _col("student_email", "Student email", _field("email")),
-        _col("student_first_name", "First name", _field("first_name")),
-        _col("student_last_name", "Last name", _field("last_name")),
-        _col("student_lists", "Student lists", _lists),
-        _col("due_date", "Due date"),
-        _col("center", "Center", _field("center_name")),
-        _col("widget", "Widget", _field("widget_name")),
-        _col("subject", "Subject"),
-        _col("course", "Course"),
-        _col("term", "Term", _field("term_name")),
-        _col("section_id", "Section ID"),
-        _col("reason_id", "Reason ID"),
-        _col("modality", "Modality"),
-        _col("kind", "Kind"),
-        _col("asked_duration_minutes", "Asked minutes"),
-        _col("notes", "Staff notes"),
-        _col("created_by", "Invited by"),
-        _col("status", "Status", _status),
-        _col("cancelled_at", "Cancelled at", _time("cancelled_at")),
-        _col("invitee_status", "Invitee status"),
-        _col("instructions_sent_at", "Instructions sent at", _time("instructions_sent_at")),
-        _col("reminders_sent", "Reminders sent"),
-        _col("last_email_error", "Last email error"),
-        _col("consultant_id", "Consultant ID"),
-        _col("center_id", "Center ID"),
-        _col("invite_id", "Invite ID"),
-        _col("invitee_id", "Invitee ID"),
-        _col("appointment_id", "Appointment ID"),
+        _plain("student_email", "Student email", "email"),
+        _plain("student_first_name", "First name", "first_name"),
+        _plain("student_last_name", "Last name", "last_name"),
+        Column("student_lists", "Student lists", _lists, ("lists",)),
+        _plain("due_date", "Due date"),
+        _plain("center", "Center", "center_name"),
+        _plain("widget", "Widget", "widget_name"),
+        _plain("subject", "Subject"),
+        _plain("course", "Course"),
+        _plain("term", "Term", "term_name"),
+        _plain("section_id", "Section ID"),
+        _plain("reason_id", "Reason ID"),
+        _plain("modality", "Modality"),
+        _plain("kind", "Kind"),
+        _plain("asked_duration_minutes", "Asked minutes"),
+        _plain("notes", "Staff notes"),
+        _plain("created_by", "Invited by"),
+        Column("status", "Status", _status, ("cancelled_at",)),
+        _when("cancelled_at", "Cancelled at", "cancelled_at"),
+        _plain("invitee_status", "Invitee status"),
+        _when("instructions_sent_at", "Instructions sent at", "instructions_sent_at"),
+        _plain("reminders_sent", "Reminders sent"),
+        _plain("last_email_error", "Last email error"),
+        _plain("consultant_id", "Consultant ID"),
+        _plain("center_id", "Center ID"),
+        _plain("invite_id", "Invite ID"),
+        _plain("invitee_id", "Invitee ID"),
+        _plain("appointment_id", "Appointment ID"),
     )
 }
 _BASE_KEYS = frozenset(c.key for c in BASE_COLUMNS)
@@ -227,6 +241,26 @@ def parse_fields(raw: str | Iterable[str] | None) -> tuple[str, ...]:
 
 def columns_for(extra: Iterable[str]) -> tuple[Column, ...]:
     return BASE_COLUMNS + tuple(EXTRA_COLUMNS[name] for name in extra)
+
+
+# Always read: the timezone of the times, what totals count, the stable order.
+_ALWAYS = ("appointment_id", "timezone", "duration_minutes", "attendance")
+_GROUP_NEEDS = {
+    "type": ("invite_type",),
+    "reason": ("reason_name", "reason_id"),
+    "section": ("subject", "course", "section_name", "section_id"),
+    "consultant": ("consultant_name", "consultant_id"),
+}
+
+
+def needed_keys(columns: Iterable[Column], group_by: str | None = None) -> tuple[str, ...]:
+    """The row keys a report must select, in ROW_KEYS order."""
+    wanted = set(_ALWAYS)
+    for column in columns:
+        wanted.update(column.needs)
+    if group_by is not None:
+        wanted.update(_GROUP_NEEDS[group_by])
+    return tuple(k for k in ROW_KEYS if k in wanted)
 
 
 class RowFormatter:

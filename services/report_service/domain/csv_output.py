@@ -13,11 +13,11 @@ import io
 from collections.abc import Iterable, Sequence
 
 BOM = "\ufeff"
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+_FORMULA_STARTS = frozenset("=+-@\t\r\n")
 
 
 def neutralise(cell: str) -> str:
-    if cell and cell.startswith(_FORMULA_STARTS):
+    if cell and cell[0] in _FORMULA_STARTS:
         return "'" + cell
     return cell
 
@@ -35,7 +35,8 @@ class CsvBuffer:
         self.write(header)
 
     def write(self, cells: Iterable[str]) -> None:
-        self._writer.writerow([neutralise(c) for c in cells])
+        starts = _FORMULA_STARTS  # neutralise() inlined: this runs for every cell
+        self._writer.writerow([("'" + c) if c and c[0] in starts else c for c in cells])
 
     def size(self) -> int:
         return self._buffer.tell()

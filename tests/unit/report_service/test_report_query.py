@@ -22,7 +22,7 @@ def test_time_frame_only_and_cancelled_left_out() -> None:
     assert args == [date(2026, 3, 1), date(2026, 3, 31)]
     assert "a.local_start_date BETWEEN $1 AND $2" in sql
     assert "a.cancelled_at IS NULL" in sql
-    assert sql.rstrip().endswith("ORDER BY a.starts_at, a.appointment_id")
+    assert sql.rstrip().endswith("ORDER BY a.local_start_date, a.starts_at, a.appointment_id")
 
 
 def test_every_filter_is_a_parameter_never_inlined() -> None:
@@ -60,7 +60,7 @@ def test_include_cancelled() -> None:
 @pytest.mark.parametrize(
     ("group_by", "prefix"),
     [
-        ("type", "ORDER BY i.invite_type NULLS LAST, a.starts_at"),
+        ("type", "ORDER BY i.invite_type NULLS LAST, a.local_start_date, a.starts_at"),
         ("consultant", "ORDER BY a.consultant_name NULLS LAST, a.consultant_id NULLS LAST,"),
         ("reason", "ORDER BY COALESCE(rs.name, i.reason_name) NULLS LAST"),
         ("section", "ORDER BY COALESCE(sec.subject, i.section_subject) NULLS LAST"),
@@ -80,3 +80,16 @@ def test_description_and_filename() -> None:
     assert c.filename() == "appointment-invite-schedule_2026-03-01_2026-03-31.csv"
     single = ReportCriteria(range=DateRange(date(2026, 3, 4), date(2026, 3, 4)), timezone="UTC")
     assert single.period_text() == "2026-03-04 (UTC)"
+
+
+def test_selects_only_what_the_columns_need() -> None:
+    sql, _ = report_query(criteria())
+    selected = sql.split(" FROM ")[0]
+    assert "AS first_name" in selected and "AS exam_passcode" in selected
+    # Not asked for: not read (and the unused joins can be dropped by PostgreSQL).
+    for key in ("email", "lists", "widget_name", "term_name", "notes", "due_date"):
+        assert f"AS {key}," not in selected and not selected.endswith(f"AS {key}")
+    sql, _ = report_query(criteria(fields=("student_email", "term"), group_by="consultant"))
+    selected = sql.split(" FROM ")[0]
+    for key in ("email", "term_name", "consultant_id", "timezone", "attendance"):
+        assert f"AS {key}" in selected
