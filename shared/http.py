@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
+import asyncpg
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ValidationError
@@ -85,9 +86,29 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         if exc.status < 400:
             raise
         return problem_response(exc.status, exc.reason or "Error")
-    except Exception:
+    except Exception as exc:
+        if is_unavailable(exc):
+            # The database is down or out of connections: the caller may retry.
+            log.warning("database unavailable", extra={"error": f"{type(exc).__name__}: {exc}"})
+            response = problem_response(503, "The service is briefly unavailable; try again.")
+            response.headers["Retry-After"] = "1"
+            return response
         log.exception("unhandled error")
         return problem_response(500, "Something went wrong on our side; it has been logged.")
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """The database is down or out of connections, rather than the request wrong."""
+    return isinstance(
+        exc,
+        OSError
+        | asyncpg.PostgresConnectionError
+        | asyncpg.InterfaceError
+        | asyncpg.CannotConnectNowError
+        | asyncpg.AdminShutdownError
+        | asyncpg.TooManyConnectionsError
+        | TimeoutError,
+    )
 
 
 @web.middleware

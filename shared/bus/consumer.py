@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from shared import metrics
 from shared.bus.topology import parked_queue, retry_queue
 from shared.events import parse_event
+from shared.http import is_unavailable
 from shared.logs import correlation_id_var
 
 log = logging.getLogger(__name__)
@@ -125,7 +126,7 @@ class Consumer:
         headers = dict(message.headers or {})
         attempt = int(str(headers.get(ATTEMPT_HEADER, 0) or 0))
         error = f"{type(exc).__name__}: {exc}"
-        if is_infrastructure_error(exc):
+        if is_unavailable(exc):
             # The database is down, not the message bad: wait and try again
             # without spending an attempt, so an outage never parks good events.
             delay = self._retry_delays[-1] if self._retry_delays else 0
@@ -193,19 +194,6 @@ class Consumer:
             copy, routing_key=queue_name, timeout=self._publish_timeout
         )
         await message.ack()
-
-
-def is_infrastructure_error(exc: BaseException) -> bool:
-    """Errors that say the database connection failed rather than the event."""
-    return isinstance(
-        exc,
-        OSError
-        | asyncpg.PostgresConnectionError
-        | asyncpg.InterfaceError
-        | asyncpg.CannotConnectNowError
-        | asyncpg.AdminShutdownError
-        | TimeoutError,
-    )
 
 
 async def replay_parked(

@@ -50,6 +50,7 @@ def make_settings(**overrides: Any) -> Settings:
         # explicitly where their behaviour matters (tests/integration/test_bus.py).
         "bus_queue_type": os.environ.get("TEST_BUS_QUEUE_TYPE", "classic"),
         "outbox_poll_seconds": 0.5,
+        "db_pool_max": 4,
         "internal_auth_secret": SECRET,
         "public_base_url": "http://invites.test",
         # An unused port: no gateway answers the start-up clock sync in service tests.

@@ -102,6 +102,10 @@ class System:
             "ADMIN_USERNAME": "admin",
             "ADMIN_PASSWORD": "admin-password-1",
             "OUTBOX_POLL_SECONDS": "0.5",
+            # Several whole systems may run at once in parallel workers: small
+            # pools keep them all under PostgreSQL's max_connections (100).
+            "DB_POOL_MAX": "5",
+            "BUS_QUEUE_TYPE": self.settings.bus_queue_type,
         }
         self.env.pop("SMTP_HOST", None)  # the built-in sink, unless the test brings a server
         self.env.update(self.extra_env)
