@@ -188,6 +188,23 @@ async def anchors_of_invite(conn: asyncpg.Connection, invite_id: str) -> list[as
     )
 
 
+async def message_context(
+    conn: asyncpg.Connection, invitee_id: str | None, invite_id: str | None
+) -> asyncpg.Record | None:
+    """What a message needs to be written, in one round trip: invitee, invite, center."""
+    return await conn.fetchrow(
+        """SELECT i.data AS invitee_data, i.status AS invitee_status,
+                  v.data AS invite_data, v.cancelled_at, c.name AS center_name,
+                  c.timezone AS center_timezone
+           FROM (SELECT $1::text AS invitee_id, $2::text AS invite_id) k
+           LEFT JOIN invitees i ON i.invitee_id = k.invitee_id
+           LEFT JOIN invites v ON v.invite_id = k.invite_id
+           LEFT JOIN centers c ON c.center_id = v.center_id""",
+        invitee_id,
+        invite_id,
+    )
+
+
 # ------------------------------------------------------------------ messages
 def new_id() -> uuid.UUID:
     return uuid.uuid4()

@@ -75,6 +75,8 @@ class Prepared:
     message: EmailMessage
     recipient: str
     subject: str
+    # Whether the invite has reminders (so a sent email may schedule the next one).
+    reminders: bool = False
 
 
 class Scheduler:
@@ -92,6 +94,7 @@ class Scheduler:
         runtime.extras[WAKE] = self.wake_event
         self.in_flight: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self._invites: dict[str, InviteCreated] = {}
 
     # ------------------------------------------------------------ the loop
     async def run(self) -> None:
@@ -193,36 +196,31 @@ class Scheduler:
         kind = row["kind"]
         now = self.s.now()
         async with self.runtime.db.acquire() as conn:
-            invitee = await repo.get_invitee(conn, row["invitee_id"])
-            invite = await repo.get_invite(conn, row["invite_id"])
-            center = await repo.get_center(conn, invite["center_id"] if invite else None)
+            ctx = await repo.message_context(conn, row["invitee_id"], row["invite_id"])
+        assert ctx is not None
         invitee_data = (
-            InviteeData.model_validate(invitee["data"])
-            if invitee is not None and invitee["data"] is not None
+            InviteeData.model_validate(ctx["invitee_data"])
+            if ctx["invitee_data"] is not None
             else None
         )
+        center_tz = zone(ctx["center_timezone"])
+        center_name = ctx["center_name"] or ""
         composed: Composed
+        reminders = False
         try:
             if kind in ("instructions", "reminder"):
-                if (
-                    invite is None
-                    or invite["data"] is None
-                    or invitee is None
-                    or invitee_data is None
-                ):
+                if ctx["invite_data"] is None or invitee_data is None:
                     raise Skip("the invite is unknown")
-                if invite["cancelled_at"] is not None:
+                if ctx["cancelled_at"] is not None:
                     raise Skip("invite cancelled")
-                if invitee["status"] != "invited":
-                    raise Skip(f"invitee {invitee['status']}")
-                data = InviteCreated.model_validate({**invite["data"], "invitees": []})
-                if not still_remindable(data.due_date, zone(center and center["timezone"]), now):
+                if ctx["invitee_status"] != "invited":
+                    raise Skip(f"invitee {ctx['invitee_status']}")
+                data = self.invite_data(row["invite_id"], ctx["invite_data"])
+                reminders = bool(data.reminder_every_days)
+                if not still_remindable(data.due_date, center_tz, now):
                     raise Skip("the due date has passed")
                 composed = compose_invite_email(
-                    data,
-                    invitee_data,
-                    kind=kind,
-                    center_name=center["name"] if center else "",
+                    data, invitee_data, kind=kind, center_name=center_name
                 )
                 to = make_address(
                     f"{invitee_data.first_name} {invitee_data.last_name}", invitee_data.email
@@ -259,7 +257,17 @@ class Scheduler:
         message = build_message(
             sender=self.sender, to=to, composed=composed, when=now, msg_id=row["message_id"]
         )
-        return Prepared(message, to.addr_spec, str(message["Subject"]))
+        return Prepared(message, to.addr_spec, str(message["Subject"]), reminders)
+
+    def invite_data(self, invite_id: str, raw: dict[str, Any]) -> InviteCreated:
+        """The invite's data, parsed once: it never changes after invite.created."""
+        cached = self._invites.get(invite_id)
+        if cached is None:
+            cached = InviteCreated.model_validate({**raw, "invitees": []})
+            if len(self._invites) >= 256:
+                self._invites.pop(next(iter(self._invites)))
+            self._invites[invite_id] = cached
+        return cached
 
     # ------------------------------------------------------------ outcomes
     def _event_ids(self, row: asyncpg.Record) -> dict[str, Any]:
@@ -302,6 +310,7 @@ class Scheduler:
                 row["kind"] in ("instructions", "reminder")
                 and invitee is not None
                 and invitee["status"] == "invited"
+                and prepared.reminders
             ):
                 invite = await repo.get_invite(conn, row["invite_id"])
                 if invite is not None and invite["data"] is not None and not invite["cancelled_at"]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from functools import cached_property
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -39,13 +40,13 @@ class Received:
     rcpt_tos: list[str]
     raw: bytes
 
-    @property
+    @cached_property
     def message(self) -> EmailMessage:
         msg = message_from_bytes(self.raw, policy=policy.default)
         assert isinstance(msg, EmailMessage)
         return msg
 
-    @property
+    @cached_property
     def message_id(self) -> str:
         return str(self.message["Message-ID"])
 
