@@ -8,7 +8,13 @@ import icalendar
 import pytest
 
 from services.notify_service.app import SPEC
-from shared.events import InviteCancelled, ReportDeliveryRequested, make_event
+from shared.events import (
+    AppointmentCancelled,
+    InviteCancelled,
+    InviteeStatusChanged,
+    ReportDeliveryRequested,
+    make_event,
+)
 from tests.integration.notify_service.support import (
     SmtpServer,
     booked_event,
@@ -288,3 +294,55 @@ async def _settle(settings, now: datetime | None = None) -> None:
         )
 
     await eventually(busy, lambda r: not r, timeout=10, message="scheduler idle")
+
+
+async def test_cancelled_appointment_resumes_reminders_and_expiry_stops_them(
+    cfg, smtp, start_service
+):
+    _, runtime = await start_service(SPEC, cfg)
+    a, b = make_invitees(2)
+    invite = invite_event([a, b], due_date=today() + timedelta(days=10), every=3)
+    await publish_events(cfg, center_event(), invite)
+    await eventually(lambda: _count(smtp), lambda n: n == 2, message="instructions")
+
+    booking = booked_event(a, invite.payload.invite_id, _slot())
+    await publish_events(cfg, booking)
+    await eventually(lambda: _count(smtp), lambda n: n == 3, message="confirmation")
+    cancel = make_event(
+        "appointment.cancelled",
+        AppointmentCancelled(
+            appointment_id=booking.payload.appointment_id,
+            invitee_id=a.invitee_id,
+            invite_id=invite.payload.invite_id,
+            cancelled_at=datetime.now(UTC),
+            cancelled_by="staff-1",
+        ),
+        producer="search_service",
+    )
+    expired = make_event(
+        "invitee.status_changed",
+        InviteeStatusChanged(
+            invitee_id=b.invitee_id, invite_id=invite.payload.invite_id, status="expired"
+        ),
+        producer="invite_service",
+    )
+    await publish_events(cfg, cancel, expired)
+
+    async def pending_for(invitee_id: str):
+        return await rows(
+            cfg,
+            "SELECT kind, sequence FROM messages WHERE invitee_id = $1 AND status = 'pending'",
+            invitee_id,
+        )
+
+    # a is an ordinary invitee again: the next reminder on the cadence is scheduled.
+    [nxt] = await eventually(lambda: pending_for(a.invitee_id), message="reminder rescheduled")
+    assert (nxt["kind"], nxt["sequence"]) == ("reminder", 1)
+    # b expired: nothing pending any more.
+    await eventually(lambda: pending_for(b.invitee_id), lambda r: r == [], message="b stopped")
+
+    runtime.clock.set(datetime.now(UTC) + timedelta(days=3, minutes=1))
+    await eventually(lambda: _count(smtp), lambda n: n == 4, message="a's reminder")
+    assert "REMINDER" in smtp.to(a.email)[-1].text
+    await _settle(cfg, runtime.clock.now())
+    assert len(smtp.to(b.email)) == 1
