@@ -48,7 +48,7 @@ from services.notify_service.domain.compose import (
 )
 from services.notify_service.domain.schedule import retry_delay, still_remindable, zone
 from services.notify_service.handlers import WAKE, Scheduling
-from services.notify_service.sender import SendFailure, deliver, smtp_target
+from services.notify_service.sender import SendFailure, SmtpSender, smtp_target
 from shared.bus.outbox import add_to_outbox
 from shared.events import (
     AppointmentBooked,
@@ -90,6 +90,7 @@ class Scheduler:
         self.worker = f"{uuid.uuid4().hex[:12]}"
         self.sender = parse_from(self.cfg.mail_from)
         self.target = smtp_target(self.cfg)
+        self.smtp = SmtpSender(self.target)
         self.wake_event = asyncio.Event()
         runtime.extras[WAKE] = self.wake_event
         self.in_flight: set[asyncio.Task[None]] = set()
@@ -168,6 +169,7 @@ class Scheduler:
         for task in list(self.in_flight):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        await self.smtp.close()
 
     # ------------------------------------------------------------ one message
     async def process(self, row: asyncpg.Record) -> None:
@@ -186,7 +188,7 @@ class Scheduler:
             await self.record_failure(row, failure)
             return
         try:
-            await deliver(self.target, prepared.message, self.sender.addr_spec, prepared.recipient)
+            await self.smtp.deliver(prepared.message, self.sender.addr_spec, prepared.recipient)
         except SendFailure as failure:
             await self.record_failure(row, failure, subject=prepared.subject)
             return

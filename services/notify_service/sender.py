@@ -1,14 +1,19 @@
-"""SMTP delivery through aiosmtplib: one bounded exchange per message.
+"""SMTP delivery through aiosmtplib, every exchange bounded by a timeout.
 
-A new connection per message keeps the failure model simple (no long-lived
-client that can hang on reconnect, aiosmtplib #243); every exchange is bounded
-by ``notify_smtp_timeout_seconds`` twice over (aiosmtplib's own per-command
-timeout and an outer ``wait_for``).
+Connections are reused: each of the ``notify_smtp_concurrency`` send slots keeps
+at most one open client and sends message after message on it (saving the
+connect/EHLO/STARTTLS/AUTH round trips). A client is never trusted after an
+error (aiosmtplib #243: a long-lived client can hang on reconnect): any failure
+closes and drops it, and the next send connects afresh. A client idle for a
+while, or that has sent many messages, is replaced too. Every operation runs
+under ``asyncio.wait_for`` as well as aiosmtplib's own per-command timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from dataclasses import dataclass
 from email.message import EmailMessage
 
@@ -80,29 +85,119 @@ def classify(exc: BaseException) -> SendFailure:
     return SendFailure(f"{type(exc).__name__}: {exc}", False)
 
 
-async def deliver(
-    target: SmtpTarget | None, message: EmailMessage, sender: str, recipient: str
-) -> None:
-    """Send one message; raises SendFailure."""
-    if target is None:
-        raise SendFailure("no SMTP server configured (SMTP_HOST is unset in prod)", False)
-    try:
-        await asyncio.wait_for(
-            aiosmtplib.send(
-                message,
-                sender=sender,
-                recipients=[recipient],
-                hostname=target.host,
-                port=target.port,
-                username=target.username,
-                password=target.password,
-                start_tls=target.starttls,
-                use_tls=False,
-                timeout=target.timeout,
-            ),
-            timeout=target.timeout * 2,
+class _Dropped(Exception):
+    """The connection was gone before the server answered."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+@dataclass
+class _Client:
+    smtp: aiosmtplib.SMTP
+    last_used: float
+    sent: int = 0
+
+
+class SmtpSender:
+    """Sends messages over a small set of reused, bounded SMTP connections."""
+
+    MAX_IDLE_SECONDS = 20.0
+    MAX_MESSAGES_PER_CONNECTION = 500
+
+    def __init__(self, target: SmtpTarget | None) -> None:
+        self.target = target
+        self._idle: list[_Client] = []
+        self._closing: set[asyncio.Task[None]] = set()
+
+    async def deliver(self, message: EmailMessage, sender: str, recipient: str) -> None:
+        """Send one message; raises SendFailure."""
+        target = self.target
+        if target is None:
+            raise SendFailure("no SMTP server configured (SMTP_HOST is unset in prod)", False)
+        reused = self._take()
+        try:
+            await self._send_on(reused, target, message, sender, recipient)
+        except _Dropped as dropped:
+            # A reused connection the server had closed meanwhile: once more on a
+            # fresh one (nothing was accepted on the dead one).
+            if reused is None:
+                raise classify(dropped.cause) from dropped.cause
+            try:
+                await self._send_on(None, target, message, sender, recipient)
+            except _Dropped as again:
+                raise classify(again.cause) from again.cause
+
+    async def _send_on(
+        self,
+        client: _Client | None,
+        target: SmtpTarget,
+        message: EmailMessage,
+        sender: str,
+        recipient: str,
+    ) -> None:
+        try:
+            if client is None:
+                client = _Client(await self._connect(target), time.monotonic())
+            await asyncio.wait_for(
+                client.smtp.send_message(message, sender=sender, recipients=[recipient]),
+                timeout=target.timeout * 2,
+            )
+        except asyncio.CancelledError:
+            if client is not None:
+                await _close(client.smtp)
+            raise
+        except (aiosmtplib.SMTPServerDisconnected, ConnectionError) as exc:
+            if client is not None:
+                await _close(client.smtp)
+            raise _Dropped(exc) from exc
+        except Exception as exc:
+            if client is not None:
+                await _close(client.smtp)
+            raise classify(exc) from exc
+        client.sent += 1
+        client.last_used = time.monotonic()
+        if client.sent >= self.MAX_MESSAGES_PER_CONNECTION:
+            await _close(client.smtp)
+        else:
+            self._idle.append(client)
+
+    def _take(self) -> _Client | None:
+        while self._idle:
+            client = self._idle.pop()
+            fresh = time.monotonic() - client.last_used < self.MAX_IDLE_SECONDS
+            if fresh and client.smtp.is_connected:
+                return client
+            # Stale: the server may have dropped it; quit politely in the background.
+            task = asyncio.create_task(_close(client.smtp))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+        return None
+
+    async def _connect(self, target: SmtpTarget) -> aiosmtplib.SMTP:
+        smtp = aiosmtplib.SMTP(
+            hostname=target.host,
+            port=target.port,
+            username=target.username,
+            password=target.password,
+            start_tls=target.starttls,
+            use_tls=False,
+            timeout=target.timeout,
         )
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:
-        raise classify(exc) from exc
+        await asyncio.wait_for(smtp.connect(), timeout=target.timeout * 2)
+        return smtp
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for client in idle:
+            await _close(client.smtp)
+
+
+async def _close(smtp: aiosmtplib.SMTP) -> None:
+    """QUIT if the connection is healthy, otherwise just drop it."""
+    with contextlib.suppress(Exception):
+        if smtp.is_connected:
+            await asyncio.wait_for(smtp.quit(), timeout=2)
+    with contextlib.suppress(Exception):
+        smtp.close()
