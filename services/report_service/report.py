@@ -7,8 +7,9 @@ cap) into an email attachment.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -92,46 +93,51 @@ class RenderStats:
 
 async def _lines(
     conn: asyncpg.Connection, criteria: ReportCriteria, stats: RenderStats
-) -> AsyncIterator[Line]:
+) -> AsyncGenerator[Line, None]:
     grouper = Grouper(criteria.group_by, criteria.totals)
-    async for record in repo.stream_report_rows(conn, criteria):
-        for line in grouper.feed(record):
-            yield line
-        stats.rows = grouper.rows
+    # Closed explicitly (here and below): a stream cut short must end its cursor's
+    # transaction while the connection is still ours, not when the GC gets to it.
+    async with contextlib.aclosing(repo.stream_report_rows(conn, criteria)) as records:
+        async for record in records:
+            for line in grouper.feed(record):
+                yield line
+            stats.rows = grouper.rows
     for line in grouper.finish():
         yield line
 
 
 async def render_csv(
     conn: asyncpg.Connection, criteria: ReportCriteria, stats: RenderStats
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     columns = criteria.columns
     formatter = RowFormatter(columns)
     buffer = CsvBuffer()
     buffer.start([c.key for c in columns])
     if criteria.group_by is None and not criteria.totals:
         # The plain report (the big one): rows straight through, no tallies.
-        async for record in repo.stream_report_rows(conn, criteria):
-            buffer.write(formatter.cells(record))
-            stats.rows += 1
-            if buffer.size() >= CHUNK_BYTES:
-                chunk = buffer.take()
-                stats.bytes += len(chunk)
-                yield chunk
+        async with contextlib.aclosing(repo.stream_report_rows(conn, criteria)) as records:
+            async for record in records:
+                buffer.write(formatter.cells(record))
+                stats.rows += 1
+                if buffer.size() >= CHUNK_BYTES:
+                    chunk = buffer.take()
+                    stats.bytes += len(chunk)
+                    yield chunk
         chunk = buffer.take()
         stats.bytes += len(chunk)
         yield chunk
         return
-    async for line in _lines(conn, criteria, stats):
-        if isinstance(line, DataLine):
-            buffer.write(formatter.cells(line.row))
-        elif isinstance(line, SummaryLine):
-            buffer.write(summary_cells(line, columns))
-        # Group headings are for the page; in CSV the subtotal row labels the group.
-        if buffer.size() >= CHUNK_BYTES:
-            chunk = buffer.take()
-            stats.bytes += len(chunk)
-            yield chunk
+    async with contextlib.aclosing(_lines(conn, criteria, stats)) as lines:
+        async for line in lines:
+            if isinstance(line, DataLine):
+                buffer.write(formatter.cells(line.row))
+            elif isinstance(line, SummaryLine):
+                buffer.write(summary_cells(line, columns))
+            # Group headings are for the page; in CSV the subtotal row labels the group.
+            if buffer.size() >= CHUNK_BYTES:
+                chunk = buffer.take()
+                stats.bytes += len(chunk)
+                yield chunk
     chunk = buffer.take()
     stats.bytes += len(chunk)
     yield chunk
@@ -145,17 +151,21 @@ class HtmlLine:
 
 
 @functools.cache
-def _environment() -> jinja2.Environment:
-    # The service's own page templates (not staff-written): plain autoescaping
-    # Jinja2; async so the row loop can pull from the database cursor.
-    return jinja2.Environment(
+def _page() -> Any:
+    """The page's macros (the service's own template, not staff-written: plain
+    autoescaping Jinja2). Sync macros called per batch are ~2x faster than an
+    async template pulling rows one by one."""
+    environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
         autoescape=True,
-        enable_async=True,
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
     )
+    return environment.get_template("report.html").module
+
+
+HTML_BATCH = 500
 
 
 async def render_html(
@@ -164,42 +174,33 @@ async def render_html(
     stats: RenderStats,
     *,
     csv_href: str | None = None,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     columns: tuple[Column, ...] = criteria.columns
     formatter = RowFormatter(columns)
+    page = _page()
+    width = len(columns)
 
-    async def html_lines() -> AsyncIterator[HtmlLine]:
-        async for line in _lines(conn, criteria, stats):
+    def encode(text: str) -> bytes:
+        data = text.encode("utf-8")
+        stats.bytes += len(data)
+        return data
+
+    yield encode(
+        str(page.start(TITLE, criteria.describe(), criteria.period_text(), columns, csv_href))
+    )
+    batch: list[HtmlLine] = []
+    async with contextlib.aclosing(_lines(conn, criteria, stats)) as lines:
+        async for line in lines:
             if isinstance(line, DataLine):
-                yield HtmlLine("row", formatter.cells(line.row))
+                batch.append(HtmlLine("row", formatter.cells(line.row)))
             elif isinstance(line, GroupHeading):
-                yield HtmlLine("group", [], line.label)
+                batch.append(HtmlLine("group", [], line.label))
             else:
-                yield HtmlLine(line.kind, summary_cells(line, columns), line.label)
-
-    template = _environment().get_template("report.html")
-    context: dict[str, Any] = {
-        "title": TITLE,
-        "description": criteria.describe(),
-        "period": criteria.period_text(),
-        "columns": columns,
-        "lines": html_lines(),
-        "stats": stats,
-        "csv_href": csv_href,
-    }
-    pending: list[str] = []
-    size = 0
-    async for piece in template.generate_async(context):
-        pending.append(piece)
-        size += len(piece)
-        if size >= CHUNK_BYTES:
-            chunk = "".join(pending).encode("utf-8")
-            stats.bytes += len(chunk)
-            yield chunk
-            pending, size = [], 0
-    chunk = "".join(pending).encode("utf-8")
-    stats.bytes += len(chunk)
-    yield chunk
+                batch.append(HtmlLine(line.kind, summary_cells(line, columns), line.label))
+            if len(batch) >= HTML_BATCH:
+                yield encode(str(page.lines(batch, width)))
+                batch = []
+    yield encode(str(page.lines(batch, width)) + str(page.end(stats.rows, width)))
 
 
 def render(
@@ -208,7 +209,7 @@ def render(
     stats: RenderStats,
     *,
     csv_href: str | None = None,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     if criteria.format == "csv":
         return render_csv(conn, criteria, stats)
     return render_html(conn, criteria, stats, csv_href=csv_href)
@@ -235,5 +236,5 @@ async def render_to_bytes(
             if stats.bytes > limit:
                 raise ReportTooLarge(f"over {limit // (1024 * 1024)} MB after {stats.rows} rows")
     finally:
-        await generator.aclose()  # type: ignore[attr-defined]
+        await generator.aclose()
     return b"".join(parts), stats

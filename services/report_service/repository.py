@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -636,7 +636,7 @@ def report_query(
 
 async def stream_report_rows(
     conn: asyncpg.Connection, criteria: ReportCriteria, *, prefetch: int = 2000
-) -> AsyncIterator[asyncpg.Record]:
+) -> AsyncGenerator[asyncpg.Record, None]:
     """The rows through a server-side cursor: memory stays flat however many there are.
 
     The caller owns ``conn`` and must hold it until the iteration ends.

@@ -72,7 +72,7 @@ async def get_report(request: web.Request) -> web.StreamResponse:
                 request.transport.close()
             return response
         finally:
-            await chunks.aclose()  # type: ignore[attr-defined]
+            await chunks.aclose()
         await response.write_eof()
     log.info(
         "report streamed",
