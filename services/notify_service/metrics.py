@@ -18,3 +18,8 @@ INTERRUPTED_SENDS = Counter(
 )
 SENDS_IN_FLIGHT = Gauge("notify_sends_in_flight", "SMTP sends running in this process")
 SINK_RECEIVED = Counter("notify_sink_messages_total", "Messages captured by the built-in sink")
+SCHEDULER_OLDEST_DUE = Gauge(
+    "scheduler_oldest_due_seconds",
+    "Age of the oldest scheduled email that is due but not sent yet (0 when none)",
+    ["service"],
+)

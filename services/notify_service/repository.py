@@ -384,6 +384,16 @@ async def finish(
     return result.endswith(" 1")
 
 
+async def oldest_due_seconds(conn: asyncpg.Connection, now: datetime) -> float:
+    """How long the oldest due, unsent message has been waiting (retries included)."""
+    value = await conn.fetchval(
+        """SELECT coalesce(extract(epoch FROM $1::timestamptz - min(due_at)), 0)
+           FROM messages WHERE status IN ('pending', 'sending') AND due_at <= $1""",
+        now,
+    )
+    return max(float(value or 0), 0.0)
+
+
 async def count_stale_sending(conn: asyncpg.Connection) -> int:
     return int(
         await conn.fetchval(

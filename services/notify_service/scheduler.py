@@ -394,15 +394,32 @@ class Scheduler:
         log.info("email not sent", extra={"message_id": row["message_id"], "reason": reason})
 
 
+async def _lag_gauge(scheduler: Scheduler) -> None:
+    """scheduler_oldest_due_seconds, which deploy/prometheus/alerts.yml watches."""
+    while True:
+        try:
+            async with scheduler.runtime.db.acquire() as conn:
+                age = await repo.oldest_due_seconds(conn, scheduler.s.now())
+            metrics.SCHEDULER_OLDEST_DUE.labels(SERVICE).set(age)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.debug("scheduler gauge skipped", extra={"error": str(exc)})
+        await asyncio.sleep(10)
+
+
 @contextlib.asynccontextmanager
 async def scheduler_context(runtime: Runtime) -> AsyncIterator[None]:
     scheduler = Scheduler(runtime)
     runtime.extras["scheduler"] = scheduler
     task = asyncio.create_task(scheduler.run(), name="notify-scheduler")
+    gauge = asyncio.create_task(_lag_gauge(scheduler), name="notify-scheduler-gauge")
     try:
         yield
     finally:
+        gauge.cancel()
         await scheduler.stop(grace_seconds=min(scheduler.cfg.notify_smtp_timeout_seconds, 10.0))
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for t in (task, gauge):
+            with contextlib.suppress(asyncio.CancelledError):
+                await t

@@ -209,7 +209,7 @@ async def test_cancelled_invite_leaves_no_pending_email(cfg, smtp, start_service
 async def test_report_delivery_goes_to_every_recipient_with_the_attachment(
     cfg, smtp, start_service
 ):
-    await start_service(SPEC, cfg)
+    client, _ = await start_service(SPEC, cfg)
     event = make_event(
         "report.delivery_requested",
         ReportDeliveryRequested(
@@ -232,6 +232,9 @@ async def test_report_delivery_goes_to_every_recipient_with_the_attachment(
         [att] = list(got.message.iter_attachments())
         assert att.get_filename() == "schedule.csv"
         assert att.get_payload(decode=True) == b"student_id\n123\n"
+    exposition = await (await client.get("/metrics")).text()
+    assert 'notify_emails_sent_total{kind="report"}' in exposition
+    assert "scheduler_oldest_due_seconds" in exposition
 
 
 async def test_interrupted_send_is_resent_with_the_same_message_id(cfg, smtp, start_service):
