@@ -843,6 +843,23 @@ def _render(source: str, context: Mapping[str, Any], *, html: bool) -> str:
     return str(out)
 
 
+# ------------------------------------------------------------ the HTML part of an email
+_URL = re.compile(r"https?://[^\s<>\"']+")
+
+
+def text_to_html(text: str) -> str:
+    """The HTML body (a fragment) of an email whose templates are text.
+
+    The templates are text, so the whole rendered text is escaped (neither a
+    student's name nor the template's own ``<`` or ``&`` can become markup),
+    lines become ``<br />`` and bare URLs become links. The notify service sends
+    exactly this (wrapped in a minimal document); a preview should show it too.
+    """
+    escaped = str(markupsafe.escape(text)).replace("&#39;", "'").replace("&#34;", '"')
+    lines = escaped.replace("\r\n", "\n").replace("\n", "<br />\n")
+    return _URL.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', lines)
+
+
 # ------------------------------------------------------------ the email variables
 DEFAULT_SUBJECT = (
     "{{ invite.type|default('Appointment') }} invitation: please book by {{ invite.due_date }}"

@@ -16,13 +16,12 @@ from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
-from html import escape as html_escape
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, vCalAddress, vText
 
 from shared.events import AppointmentBooked, InviteCreated, InviteeData
-from shared.templates import DEFAULT_SUBJECT, invite_email_context, render
+from shared.templates import DEFAULT_SUBJECT, invite_email_context, render, text_to_html
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -142,19 +141,6 @@ def html_document(body: str) -> str:
     )
 
 
-def _html_lines(markup: str) -> str:
-    # The templates are text: a newline of the text is a line break in HTML.
-    return markup.replace("\r\n", "\n").replace("\n", "<br />\n")
-
-
-_URL = re.compile(r"(?<![\"'=>])(https?://[^\s<>\"']+)")
-
-
-def _linkify(markup: str) -> str:
-    """Make bare URLs clickable (the markup is escaped text: it has no links of its own)."""
-    return _URL.sub(lambda m: f'<a href="{m.group(1)}">{m.group(1)}</a>', markup)
-
-
 # ------------------------------------------------------------------ invite emails
 def compose_invite_email(
     invite: InviteCreated,
@@ -181,18 +167,12 @@ def compose_invite_email(
         if reminder.strip():
             text = f"{text.rstrip()}\n\n{reminder}"
         subject = f"Reminder: {subject}"
-    return Composed(subject=subject, text=text, html=text_to_html(text))
+    return Composed(subject=subject, text=text, html=email_html(text))
 
 
-def text_to_html(text: str) -> str:
-    """The HTML part says exactly what the text part says.
-
-    The templates are text (what staff write is what the text part shows), so the
-    whole rendered text is escaped (a student's name, and the template's own
-    ``<`` or ``&``, cannot become markup), lines become ``<br />`` and bare URLs
-    become links.
-    """
-    return html_document(_linkify(_html_lines(html_escape(text, quote=False))))
+def email_html(text: str) -> str:
+    """The HTML part: says exactly what the text part says (shared.templates.text_to_html)."""
+    return html_document(text_to_html(text))
 
 
 # ------------------------------------------------------------------ confirmation
@@ -241,7 +221,7 @@ def compose_confirmation(
     return Composed(
         subject=f"Appointment confirmed: {start:%a} {start:%b} {start.day}, {start:%H:%M}",
         text=text,
-        html=text_to_html(text),
+        html=email_html(text),
         attachments=(Attachment("appointment.ics", "text/calendar", ics),),
     )
 
