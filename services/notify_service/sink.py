@@ -23,6 +23,9 @@ from shared.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
+# How often a copy without the sink checks whether the port became free.
+TAKEOVER_SECONDS = 5.0
+
 
 def sink_enabled(runtime: Runtime) -> bool:
     settings = runtime.settings
@@ -57,7 +60,9 @@ class SinkHandler:
         return "250 Message accepted for delivery"
 
 
-async def start_sink(runtime: Runtime, port: int) -> asyncio.AbstractServer | None:
+async def start_sink(
+    runtime: Runtime, port: int, *, quiet: bool = False
+) -> asyncio.AbstractServer | None:
     loop = asyncio.get_running_loop()
     handler = SinkHandler(runtime)
 
@@ -67,6 +72,8 @@ async def start_sink(runtime: Runtime, port: int) -> asyncio.AbstractServer | No
     try:
         server = await loop.create_server(factory, host="127.0.0.1", port=port)
     except OSError as exc:
+        if quiet:
+            return None
         log.info(
             "mail sink port in use (another copy serves it); serving the viewer only",
             extra={"port": port, "error": str(exc)},
@@ -78,12 +85,27 @@ async def start_sink(runtime: Runtime, port: int) -> asyncio.AbstractServer | No
 
 @contextlib.asynccontextmanager
 async def sink_context(runtime: Runtime) -> AsyncIterator[None]:
-    server = None
-    if sink_enabled(runtime):
-        server = await start_sink(runtime, runtime.settings.mail_sink_port)
+    if not sink_enabled(runtime):
+        yield
+        return
+    port = runtime.settings.mail_sink_port
+    holder: dict[str, asyncio.AbstractServer | None] = {"server": await start_sink(runtime, port)}
+
+    async def take_over() -> None:
+        # If the copy that ran the sink stops, another one takes the port over,
+        # so the others' sends (to 127.0.0.1:port) find a listener again.
+        while holder["server"] is None:
+            await asyncio.sleep(TAKEOVER_SECONDS)
+            holder["server"] = await start_sink(runtime, port, quiet=True)
+
+    watcher = asyncio.create_task(take_over(), name="notify-sink-takeover")
     try:
         yield
     finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+        server = holder["server"]
         if server is not None:
             server.close()
             with contextlib.suppress(Exception):

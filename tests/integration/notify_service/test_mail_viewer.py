@@ -105,13 +105,26 @@ async def test_attachments_are_listed_and_downloadable(settings, start_service):
     assert att.status == 200 and await att.read() == b"a,b\n"
 
 
-async def test_a_second_copy_without_the_port_still_serves_the_viewer(settings, start_service):
+async def test_a_second_copy_serves_the_viewer_and_takes_the_sink_over(
+    settings, start_service, monkeypatch
+):
+    monkeypatch.setattr("services.notify_service.sink.TAKEOVER_SECONDS", 0.1)
     port = free_port()
     cfg = notify_settings_for(settings, smtp_host=None, mail_sink_port=port)
-    await start_service(SPEC, cfg)
-    client, _ = await start_service(SPEC, cfg)  # port taken: viewer only
-    resp = await client.get("/api/v1/mail/messages", headers=headers_for("staff"))
-    assert resp.status == 200
+    first, _ = await start_service(SPEC, cfg)
+    second, _ = await start_service(SPEC, cfg)  # port taken: viewer only
+    staff = headers_for("staff")
+    assert (await second.get("/api/v1/mail/messages", headers=staff)).status == 200
+    await first.close()  # the copy with the sink stops; the other takes the port over
+    [student] = make_invitees(1)
+    due = datetime.now(UTC).date() + timedelta(days=5)
+    await publish_events(cfg, invite_event([student], due_date=due))
+
+    async def listed():
+        resp = await second.get("/api/v1/mail/messages", headers=staff)
+        return (await resp.json())["items"]
+
+    await eventually(listed, lambda items: len(items) == 1, message="captured by the new sink")
 
 
 async def test_viewer_and_sink_are_off_in_prod(start_service):
