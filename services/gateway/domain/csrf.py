@@ -53,11 +53,17 @@ def cross_origin_refusal(
     *, origin: str | None, sec_fetch_site: str | None, allowed_origins: set[str]
 ) -> str | None:
     """Why an unsafe request looks cross-site, or None when it does not."""
-    if sec_fetch_site and sec_fetch_site.strip().lower() == "cross-site":
+    site = (sec_fetch_site or "").strip().lower()
+    if site == "cross-site":
         return "cross-site request refused"
     if origin is None or origin.strip() == "":
         return None
-    if origin.strip().lower() == "null" or origin_of(origin) not in allowed_origins:
+    if origin.strip().lower() == "null":
+        # A form on one of our own ``Referrer-Policy: no-referrer`` pages (the student's
+        # link pages) is sent with "Origin: null"; the browser's own Sec-Fetch-Site (a
+        # header pages cannot set) still says where it came from.
+        return None if site == "same-origin" else "request from another origin refused"
+    if origin_of(origin) not in allowed_origins:
         return "request from another origin refused"
     return None
 
