@@ -49,12 +49,15 @@ MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 
 async def get_report(request: web.Request) -> web.StreamResponse:
     require_role(request, *STAFF)
-    params = parse_query(request, ReportParams)
+    # fields may come as a comma list or repeated (?fields=a&fields=b).
+    params = parse_query(request, ReportParams, list_fields=("fields",))
     runtime = request.app[RUNTIME]
     async with runtime.db.acquire() as conn:
         criteria = await _criteria(conn, params, runtime.clock.now())
         response = web.StreamResponse(headers=_headers(criteria))
-        csv_href = "?" + urlencode({**request.query, "format": "csv"})
+        csv_href = "?" + urlencode(
+            [(k, v) for k, v in request.query.items() if k != "format"] + [("format", "csv")]
+        )
         await response.prepare(request)
         stats = RenderStats()
         chunks = render(conn, criteria, stats, csv_href=csv_href)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.integration.report_service.conftest import STAFF, fetch_csv
+from tests.integration.report_service.conftest import STAFF, fetch_csv, parse_csv
 from tests.integration.report_service.scenario import EXPECTED_ROWS, HEADER
 from tests.support.infra import headers_for, problem_fields
 
@@ -105,6 +105,17 @@ async def test_extra_fields_follow_the_fixed_columns(scenario_service):
     ]  # fmt: skip
 
 
+async def test_fields_may_repeat(scenario_service):
+    client, _, _ = scenario_service
+    resp = await client.get(
+        PATH,
+        params=[*WEEK.items(), ("format", "csv"), ("fields", "due_date"), ("fields", "center")],
+        headers=STAFF,
+    )
+    table = parse_csv(await resp.read())
+    assert table[0][len(HEADER) :] == ["due_date", "center"]
+
+
 async def test_totals(scenario_service):
     client, _, _ = scenario_service
     table = await fetch_csv(client, **WEEK, totals="true")
@@ -177,6 +188,7 @@ async def test_html_page_is_an_accessible_escaped_table(scenario_service):
     assert '<tr class="total"><th scope="row">Total</th>' in html
     assert "4 appointments." in html
     assert 'href="?from=2026-03-02&amp;to=2026-03-08&amp;group_by=type' in html
+    assert "totals=1&amp;format=csv" in html
 
 
 async def test_html_without_rows_says_so(scenario_service):
