@@ -9,7 +9,7 @@ database: exactly S active appointments for the invite and no two active
 appointments of one consultant overlapping.
 
 The raw baseline: the same number of single-row INSERT transactions through
-asyncpg at the same concurrency (pool of 10 connections, as a service's), into
+asyncpg at the same concurrency (a pool as large as a service's), into
 a table with a unique slot, so the same S rows win.
 """
 
@@ -25,7 +25,7 @@ from typing import Any
 import asyncpg
 
 from bench import seeding
-from bench.harness import Bench, log, run_loadgen
+from bench.harness import Bench, Profiler, cpu_text, cpu_usage, log, run_loadgen
 from tests.support.infra import SERVER_DSN
 
 OVERLAPS = """
@@ -56,7 +56,12 @@ async def prepare(bench: Bench, consultants: int, students: int) -> World:
 
 
 async def run_rep(
-    bench: Bench, world: World, rep: int, slots: int, concurrency: int
+    bench: Bench,
+    world: World,
+    rep: int,
+    slots: int,
+    concurrency: int,
+    profiler: Profiler | None = None,
 ) -> dict[str, Any]:
     admin = bench.admin
     assert admin is not None
@@ -88,7 +93,14 @@ async def run_rep(
         for token, aid, item in attempts
     ]
     await bench.settle()
-    system = await run_loadgen({"mode": "once", "concurrency": concurrency, "requests": requests})
+    spec = {"mode": "once", "concurrency": concurrency, "requests": requests}
+    with cpu_usage(bench) as cores:
+        if profiler is not None:
+            async with profiler.record(bench, "booking"):
+                system = await run_loadgen(spec)
+        else:
+            system = await run_loadgen(spec)
+    system["cpu_cores"] = cores
     system.pop("per_request", None)
     pool = await bench.db("search_service")
     booked = await pool.fetchval(
@@ -97,7 +109,9 @@ async def run_rep(
     overlaps = await pool.fetchval(OVERLAPS)
     system.update({"appointments": booked, "overlaps": overlaps, "slots": len(items)})
     await bench.settle()
-    raw = await baseline(bench, len(requests), len(items), concurrency)
+    with cpu_usage(bench) as raw_cores:
+        raw = await baseline(bench, len(requests), len(items), concurrency)
+    raw["cpu_cores"] = raw_cores
     return {
         "system": system,
         "raw": raw,
@@ -113,7 +127,9 @@ async def baseline(bench: Bench, attempts: int, slots: int, concurrency: int) ->
             await server.execute(f'CREATE DATABASE "{database}"')
     finally:
         await server.close()
-    pool = await asyncpg.create_pool(bench.dsn("bench"), min_size=10, max_size=10)
+    pool = await asyncpg.create_pool(
+        bench.dsn("bench"), min_size=bench.pool_max, max_size=bench.pool_max
+    )
     try:
         await pool.execute(
             """CREATE TABLE IF NOT EXISTS bookings (
@@ -148,17 +164,23 @@ async def baseline(bench: Bench, attempts: int, slots: int, concurrency: int) ->
 
 
 async def scenario(
-    bench: Bench, world: World, repeat: int, slots: int, concurrency: int
+    bench: Bench,
+    world: World,
+    repeat: int,
+    slots: int,
+    concurrency: int,
+    profiler: Profiler | None = None,
 ) -> list[dict[str, Any]]:
     reps = []
     for n in range(repeat):
-        rep = await run_rep(bench, world, n, slots, concurrency)
+        rep = await run_rep(bench, world, n, slots, concurrency, profiler if n == 0 else None)
         s, r = rep["system"], rep["raw"]
         log(
             f"booking #{n + 1}: {s['count']} attempts in {s['elapsed']:.2f}s "
             f"({s['throughput']:.0f}/s, p95 {s['p95_ms']:.0f} ms) statuses {s['statuses']}; "
             f"{s['appointments']} appointments, {s['overlaps']} overlaps; "
-            f"raw {r['throughput']:.0f}/s → {rep['throughput_ratio']:.1%}"
+            f"raw {r['throughput']:.0f}/s → {rep['throughput_ratio']:.1%}\n"
+            f"    system {cpu_text(s['cpu_cores'])}\n    raw {cpu_text(r['cpu_cores'])}"
         )
         reps.append(rep)
         await bench.settle()

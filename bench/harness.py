@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -56,15 +56,21 @@ class Bench:
 
     sink: Sink
     copies: dict[str, int] = field(default_factory=dict)
+    # Extra environment of every service process (see ``service_env``).
+    env: dict[str, str] = field(default_factory=dict)
     system: System | None = None
     admin: Api | None = None
     pools: dict[str, asyncpg.Pool] = field(default_factory=dict)
 
     async def start(self) -> None:
-        system = System(copies=self.copies, extra_env={"SMTP_PORT": str(self.sink.port)})
-        # System drops SMTP_HOST (its processes use notify's built-in sink); every Proc
-        # shares this dict, so setting it here points notify at the bench's sink.
-        system.env["SMTP_HOST"] = self.sink.host
+        system = System(
+            copies=self.copies,
+            extra_env={
+                **self.env,
+                "SMTP_HOST": self.sink.host,
+                "SMTP_PORT": str(self.sink.port),
+            },
+        )
         self.system = system
         started = time.monotonic()
         try:
@@ -75,7 +81,8 @@ class Bench:
             raise
         log(
             f"system up in {time.monotonic() - started:.1f}s at {system.url} "
-            f"(namespace {system.settings.bus_namespace}, copies {self.copies or 'one each'})"
+            f"(namespace {system.settings.bus_namespace}, copies {self.copies or 'one each'}, "
+            f"pool max {system.env.get('DB_POOL_MAX')}, {system.env.get('BUS_QUEUE_TYPE')} queues)"
         )
         self.admin = Api(system.url)
         await self.admin.login(*ADMIN)
@@ -89,6 +96,11 @@ class Bench:
     def settings(self) -> Any:
         assert self.system is not None
         return self.system.settings
+
+    @property
+    def pool_max(self) -> int:
+        """The services' pool size; the raw baselines use the same."""
+        return int(self.env.get("DB_POOL_MAX", "10"))
 
     def dsn(self, service: str) -> str:
         return dsn_for_database(SERVER_DSN, self.settings.database_name(service))
@@ -266,7 +278,7 @@ async def run_loadgen(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 @contextlib.asynccontextmanager
-async def raw_app(dsn: str) -> AsyncIterator[str]:
+async def raw_app(dsn: str, pool: int) -> AsyncIterator[str]:
     """bench.rawapp in a subprocess; yields its base URL."""
     from tests.support.system import free_port
 
@@ -279,6 +291,8 @@ async def raw_app(dsn: str) -> AsyncIterator[str]:
         dsn,
         "--port",
         str(port),
+        "--pool",
+        str(pool),
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
@@ -362,3 +376,189 @@ def server_timings(paths: list[Path], marker: str, since: datetime, until: datet
                 if marker in str(record.get("path", "")) and "ms" in record and low <= ts <= high:
                     values.append(float(record["ms"]))
     return values
+
+
+# ------------------------------------------------------------------ profiles
+@dataclass
+class Profiler:
+    """py-spy (``--py-spy PATH``) recording chosen services during a measurement.
+
+    Writes collapsed stacks to ``bench/results/profile-<label>-<service>-<n>.txt``
+    and a short top list of where the samples were (self and inclusive)."""
+
+    py_spy: str | None
+    services: tuple[str, ...]
+
+    @contextlib.asynccontextmanager
+    async def record(self, bench: Bench, label: str) -> AsyncIterator[None]:
+        if not self.py_spy or not self.services:
+            yield
+            return
+        out_dir = ROOT / "bench" / "results"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        procs: list[tuple[asyncio.subprocess.Process, Path]] = []
+        for service in self.services:
+            for n, pid in enumerate(bench.pids(service), 1):
+                path = out_dir / f"profile-{label}-{service}-{n}.txt"
+                proc = await asyncio.create_subprocess_exec(
+                    self.py_spy,
+                    "record",
+                    "--pid",
+                    str(pid),
+                    "--format",
+                    "raw",
+                    "--rate",
+                    "50",
+                    "--output",
+                    str(path),
+                    stdout=asyncio.subprocess.DEVNULL,
+                    stderr=asyncio.subprocess.DEVNULL,
+                )
+                procs.append((proc, path))
+        try:
+            yield
+        finally:
+            for proc, _ in procs:
+                if proc.returncode is None:
+                    proc.send_signal(2)  # SIGINT: py-spy writes its output and exits
+            for proc, path in procs:
+                try:
+                    await asyncio.wait_for(proc.wait(), 30)
+                except TimeoutError:
+                    proc.kill()
+                with contextlib.suppress(OSError):
+                    log(f"profile {path.name}:\n{top_frames(path)}")
+
+
+def _frame(raw: str) -> str:
+    """``func (path/to/file.py:123)`` → ``func (file.py)``: samples add up per function."""
+    func, _, where = raw.partition(" (")
+    return f"{func} ({where.rsplit('/', 1)[-1].split(':')[0]})" if where else func
+
+
+def top_frames(path: Path, limit: int = 12) -> str:
+    """The frames holding most samples (inclusive) and most self time, from collapsed stacks."""
+    from collections import Counter
+
+    inclusive: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        total += count
+        frames = [_frame(f) for f in stack.split(";")]
+        for frame in set(frames):
+            inclusive[frame] += count
+        own[frames[-1]] += count
+    if not total:
+        return "  (no samples)"
+    lines = [f"  {total} samples; inclusive:"]
+    lines += [f"    {n / total:6.1%}  {f}" for f, n in inclusive.most_common(limit)]
+    lines.append("  self:")
+    lines += [f"    {n / total:6.1%}  {f}" for f, n in own.most_common(limit)]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ where the CPU went
+def _machine_busy_ticks() -> int:
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    values = [int(v) for v in fields]
+    # user nice system idle iowait irq softirq steal ...: busy = all but idle and iowait
+    return sum(values) - values[3] - values[4]
+
+
+def _process_table() -> dict[int, tuple[str, int, str, int]]:
+    """pid → (comm, cpu ticks, postgres database or '', parent pid) for every process now."""
+    table: dict[int, tuple[str, int, str, int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+            fields = stat.rsplit(")", 1)[1].split()
+            ticks = int(fields[11]) + int(fields[12])
+            database = ""
+            if comm == "postgres":
+                # "postgres: 15/main: postgres <database> 127.0.0.1(port) idle"
+                words = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().split()
+                database = words[3] if len(words) > 3 else ""
+        except (OSError, ValueError, IndexError):
+            continue
+        table[int(entry.name)] = (comm, ticks, database, int(fields[1]))
+    return table
+
+
+@dataclass
+class CpuMeter:
+    """CPU seconds per group over a measurement: each service of this system, PostgreSQL
+    backends of this system's databases, RabbitMQ, the bench process and its load
+    generator, and everything else on the machine (other people's work)."""
+
+    bench: Bench
+    _before: dict[int, tuple[str, int, str, int]] = field(default_factory=dict)
+    _busy_before: int = 0
+    _started: float = 0.0
+
+    def _group(self, pid: int, comm: str, database: str, ppid: int, owners: dict[int, str]) -> str:
+        if pid in owners:
+            return owners[pid]
+        if comm == "postgres":
+            return "postgres (this system)" if database.startswith(self.prefix) else "other"
+        if comm.startswith("beam"):
+            return "rabbitmq"
+        if os.getpid() in (pid, ppid):
+            return "bench + load generator"
+        return "other"
+
+    @property
+    def prefix(self) -> str:
+        return str(self.bench.settings.db_prefix)
+
+    def start(self) -> None:
+        self._before = _process_table()
+        self._busy_before = _machine_busy_ticks()
+        self._started = time.monotonic()
+
+    def stop(self) -> dict[str, float]:
+        after = _process_table()
+        busy = _machine_busy_ticks() - self._busy_before
+        seconds = max(time.monotonic() - self._started, 1e-6)
+        hz = os.sysconf("SC_CLK_TCK")
+        assert self.bench.system is not None
+        owners = {p.process.pid: p.name for p in self.bench.system.all() if p.process is not None}
+        groups: dict[str, float] = {}
+        for pid, (comm, ticks, database, ppid) in after.items():
+            before = self._before.get(pid)
+            used = ticks - (before[1] if before and before[0] == comm else 0)
+            if used <= 0:
+                continue
+            group = self._group(pid, comm, database, ppid, owners)
+            groups[group] = groups.get(group, 0.0) + used
+        accounted = sum(v for k, v in groups.items() if k != "other")
+        # Processes that started, exec'd or ended meanwhile make a per-process "other"
+        # unreliable: the machine's busy time minus what was accounted is the truth.
+        groups["other"] = max(busy - accounted, 0.0)
+        cores = {k: round(v / hz / seconds, 2) for k, v in sorted(groups.items())}
+        cores["machine busy"] = round(busy / hz / seconds, 2)
+        return cores
+
+
+def cpu_text(cores: dict[str, float]) -> str:
+    parts = [f"{k} {v:.2f}" for k, v in sorted(cores.items(), key=lambda kv: -kv[1]) if v >= 0.05]
+    return "CPU cores: " + ", ".join(parts)
+
+
+@contextlib.contextmanager
+def cpu_usage(bench: Bench) -> Iterator[dict[str, float]]:
+    """``with cpu_usage(bench) as cores:`` — filled with CpuMeter's split on exit."""
+    meter = CpuMeter(bench)
+    cores: dict[str, float] = {}
+    meter.start()
+    try:
+        yield cores
+    finally:
+        cores.update(meter.stop())

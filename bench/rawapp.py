@@ -3,7 +3,7 @@
     python -m bench.rawapp --dsn postgresql://.../db --port 8123
 
 ``GET /raw/{id}`` answers the availability row with that id as JSON (404 when
-none). Same pool size as a service (``db_pool_max`` = 10), no gateway, no auth.
+none). The same pool size as the services (``--pool``), no gateway, no auth.
 """
 
 from __future__ import annotations
@@ -33,11 +33,11 @@ async def healthz(request: web.Request) -> web.Response:
     return web.Response(text="ok")
 
 
-def create_app(dsn: str) -> web.Application:
+def create_app(dsn: str, pool: int) -> web.Application:
     app = web.Application()
 
     async def pool_ctx(app: web.Application) -> AsyncIterator[None]:
-        app[POOL] = await asyncpg.create_pool(dsn, min_size=10, max_size=10)
+        app[POOL] = await asyncpg.create_pool(dsn, min_size=pool, max_size=pool)
         yield
         await app[POOL].close()
 
@@ -51,5 +51,12 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--dsn", required=True)
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--pool", type=int, default=10)
     args = parser.parse_args()
-    web.run_app(create_app(args.dsn), host="127.0.0.1", port=args.port, print=None, access_log=None)
+    web.run_app(
+        create_app(args.dsn, args.pool),
+        host="127.0.0.1",
+        port=args.port,
+        print=None,
+        access_log=None,
+    )

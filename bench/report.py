@@ -23,7 +23,7 @@ from typing import Any
 import asyncpg
 
 from bench import seeding
-from bench.harness import Bench, log, proc_status
+from bench.harness import Bench, Profiler, cpu_text, cpu_usage, log, proc_status
 from services.report_service.domain.criteria import ReportCriteria
 from services.report_service.domain.presets import DateRange
 from services.report_service.repository import report_query
@@ -305,18 +305,29 @@ async def baseline(bench: Bench) -> dict[str, Any]:
     return {"rows": rows, "elapsed": elapsed, "rows_per_s": rows / elapsed, "bytes": size}
 
 
-async def scenario(bench: Bench, rows: int, repeat: int) -> list[dict[str, Any]]:
+async def scenario(
+    bench: Bench, rows: int, repeat: int, profiler: Profiler | None = None
+) -> list[dict[str, Any]]:
     reps = []
     for n in range(repeat):
-        system = await measure(bench, rows)
+        with cpu_usage(bench) as cores:
+            if profiler is not None and n == 0:
+                async with profiler.record(bench, "report"):
+                    system = await measure(bench, rows)
+            else:
+                system = await measure(bench, rows)
+        system["cpu_cores"] = cores
         await bench.settle()
-        raw = await baseline(bench)
+        with cpu_usage(bench) as raw_cores:
+            raw = await baseline(bench)
+        raw["cpu_cores"] = raw_cores
         rep = {"system": system, "raw": raw, "rows_ratio": system["rows_per_s"] / raw["rows_per_s"]}
         log(
             f"report #{n + 1}: {system['rows']} rows in {system['elapsed']:.2f}s "
             f"({system['rows_per_s']:.0f} rows/s, {system['bytes'] / 1e6:.1f} MB), report service "
             f"peak RSS {system['peak_rss_mb']:.0f} MB; raw {raw['rows_per_s']:.0f} rows/s "
-            f"→ {rep['rows_ratio']:.1%}"
+            f"→ {rep['rows_ratio']:.1%}\n"
+            f"    system {cpu_text(system['cpu_cores'])}\n    raw {cpu_text(raw['cpu_cores'])}"
         )
         reps.append(rep)
         await bench.settle()

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bench import booking, fanout, report, search
-from bench.harness import ROOT, Bench, git_commit, log, machine
+from bench.harness import ROOT, Bench, Profiler, git_commit, log, machine
 from bench.sink import Sink
 from bench.stats import summary
 
@@ -71,6 +73,15 @@ def _median(values: list[float]) -> float:
     return summary(values)["median"] or math.nan
 
 
+def _others(systems: list[dict[str, Any]]) -> dict[str, Any]:
+    """How busy the machine was with work that is not this system's (noise)."""
+    return _fig(
+        "CPU of other processes during it (cores of 2)",
+        [x.get("cpu_cores", {}).get("other", math.nan) for x in systems],
+        "",
+    )
+
+
 def summarize_fanout(reps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     total = [r["system"]["total_s"] for r in reps]
     raw = [r["raw"]["total_s"] for r in reps]
@@ -95,6 +106,7 @@ def summarize_fanout(reps: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ),
         _fig("POST /api/v1/invites latency", request, "s", target="≤ 1 s", ok=max(request) <= 1.0),
         _fig("duplicate emails", dups, "", target="0", ok=max(dups) == 0),
+        _others([r["system"] for r in reps]),
     ]
 
 
@@ -127,6 +139,7 @@ def summarize_scaleout(reps: list[dict[str, Any]]) -> list[dict[str, Any]]:
             target="0",
             ok=max(dups) == 0 and complete,
         ),
+        _others([r["two_copies"] for r in reps]),
     ]
 
 
@@ -159,8 +172,11 @@ def summarize_search(reps: list[dict[str, Any]]) -> list[dict[str, Any]]:
             [x["search_service_p50_ms"] for x in s],
             "ms",
         ),
+        _fig("p50 latency, ONE client (no queueing)", [x["single_client_p50_ms"] for x in s], "ms"),
+        _fig("p95 latency, ONE client (no queueing)", [x["single_client_p95_ms"] for x in s], "ms"),
         _fig("response size", [x["bytes_per_response"] / 1024 for x in s], "KiB"),
         _fig("non-200 answers", non_200, "", target="0", ok=max(non_200) == 0),
+        _others(s),
     ]
 
 
@@ -196,6 +212,7 @@ def summarize_booking(reps: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ),
         _fig("p95 latency", [x["p95_ms"] for x in s], "ms"),
         _fig("answers other than 201/409", unexpected, "", target="0", ok=max(unexpected) == 0),
+        _others(s),
     ]
 
 
@@ -216,6 +233,7 @@ def summarize_report(reps: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ),
         _fig("report service peak RSS (VmHWM)", peak, "MB", target="< 200 MB", ok=max(peak) < 200),
         _fig("rows in the CSV", [x["rows"] for x in s], "", target="all", ok=complete),
+        _others(s),
     ]
 
 
@@ -253,6 +271,56 @@ def print_scenario(name: str, figures: list[dict[str, Any]]) -> None:
 
 
 # ------------------------------------------------------------------ the run
+@contextlib.asynccontextmanager
+async def running(
+    sink: Sink, env: dict[str, str], copies: dict[str, int] | None = None
+) -> AsyncIterator[Bench]:
+    """A freshly started system, stopped and cleaned up afterwards."""
+    bench = Bench(sink, copies=copies or {}, env=env)
+    try:
+        await bench.start()
+        yield bench
+    finally:
+        await bench.stop()
+
+
+async def one_copy_scenarios(
+    one: Bench,
+    chosen: list[str],
+    sizes: Sizes,
+    args: argparse.Namespace,
+    profiler: Profiler | None,
+    raw_reps: dict[str, list[dict[str, Any]]],
+    results: dict[str, Any],
+) -> None:
+    if "search" in chosen:
+        world = await search.prepare(
+            one, sizes.search_consultants, sizes.search_weeks, sizes.search_students
+        )
+        results["search_world"] = {
+            "availabilities": len(world.availability_ids),
+            "invitees": len(world.tokens),
+            "week": [str(d) for d in world.week],
+            "slots_in_week": world.slots,
+            "response_bytes": world.body_bytes,
+            "seeded_through": "public API (POST /api/v1/availabilities, chunks of 1,000)",
+            "seed_s": world.seed_s,
+        }
+        await one.settle()
+        raw_reps["search"] = await search.scenario(
+            one, world, args.repeat, sizes.search_clients, sizes.search_seconds, profiler
+        )
+    if "booking" in chosen:
+        bworld = await booking.prepare(one, sizes.booking_consultants, sizes.booking_attempts)
+        raw_reps["booking"] = await booking.scenario(
+            one, bworld, args.repeat, sizes.booking_slots, sizes.booking_clients, profiler
+        )
+    if "report" in chosen:
+        await report.seed(one, sizes.report_rows)
+        await one.settle()
+        raw_reps["report"] = await report.scenario(one, sizes.report_rows, args.repeat, profiler)
+
+
 async def main(args: argparse.Namespace) -> int:
     sizes = QUICK if args.quick else FULL
     chosen = [s for s in SCENARIOS if s in args.only]
@@ -260,68 +328,50 @@ async def main(args: argparse.Namespace) -> int:
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "commit": git_commit(),
         "machine": machine(),
-        "options": {"repeat": args.repeat, "quick": args.quick, "scenarios": chosen},
+        "options": {
+            "repeat": args.repeat,
+            "quick": args.quick,
+            "scenarios": chosen,
+            "db_pool_max": args.pool_max,
+            "bus_queue_type": args.queue_type,
+        },
         "sizes": sizes.__dict__,
         "scenarios": {},
+        "parked_messages": {},
     }
     raw_reps: dict[str, list[dict[str, Any]]] = {}
+    # Production's pool size and queue type, not the test suite's small pools and
+    # classic queues (tests/support/system.py): the bench measures what would run.
+    env = {"DB_POOL_MAX": str(args.pool_max), "BUS_QUEUE_TYPE": args.queue_type}
+    profiler = Profiler(args.py_spy, tuple(args.profile)) if args.profile else None
     sink = Sink()
     await sink.start()
-    one = Bench(sink)
-    two: Bench | None = None
     started = time.monotonic()
+    # One system at a time: PostgreSQL's connections are shared with whoever else
+    # works on this machine (max_connections), and idle copies still cost a little.
     try:
-        await one.start()
         if "fanout" in chosen or "scaleout" in chosen:
-            log(f"fan-out: preparing {sizes.fanout_students} students")
-            world_one = await fanout.prepare(one, sink, sizes.fanout_students, "fanout")
-            world_two = None
-            if "scaleout" in chosen:
-                two = Bench(sink, copies={"notify_service": 2, "search_service": 2})
-                await two.start()
-                world_two = await fanout.prepare(two, sink, sizes.fanout_students, "scaled")
-            reps, scale_reps = await fanout.scenario(
-                world_one, sink, sizes.fanout_students, args.repeat, world_two
-            )
+            async with running(sink, env) as one:
+                log(f"fan-out: preparing {sizes.fanout_students} students")
+                world = await fanout.prepare(one, sink, sizes.fanout_students, "fanout")
+                fan_reps = await fanout.scenario(
+                    world, sink, sizes.fanout_students, args.repeat, profiler
+                )
+                results["parked_messages"]["fanout"] = await one.parked()
             if "fanout" in chosen:
-                raw_reps["fanout"] = reps
+                raw_reps["fanout"] = fan_reps
             if "scaleout" in chosen:
-                raw_reps["scaleout"] = scale_reps
-                results["scaleout_parked_messages"] = await two.parked() if two else None
-            if two is not None:
-                await two.stop()
-                two = None
-        if "search" in chosen:
-            world = await search.prepare(
-                one, sizes.search_consultants, sizes.search_weeks, sizes.search_students
-            )
-            results["search_world"] = {
-                "availabilities": len(world.availability_ids),
-                "invitees": len(world.tokens),
-                "week": [str(d) for d in world.week],
-                "slots_in_week": world.slots,
-                "response_bytes": world.body_bytes,
-                "seeded_through": "public API (POST /api/v1/availabilities, chunks of 1,000)",
-                "seed_s": world.seed_s,
-            }
-            await one.settle()
-            raw_reps["search"] = await search.scenario(
-                one, world, args.repeat, sizes.search_clients, sizes.search_seconds
-            )
-        if "booking" in chosen:
-            bworld = await booking.prepare(one, sizes.booking_consultants, sizes.booking_attempts)
-            raw_reps["booking"] = await booking.scenario(
-                one, bworld, args.repeat, sizes.booking_slots, sizes.booking_clients
-            )
-        if "report" in chosen:
-            await report.seed(one, sizes.report_rows)
-            await one.settle()
-            raw_reps["report"] = await report.scenario(one, sizes.report_rows, args.repeat)
-        results["parked_messages"] = await one.parked()
+                async with running(sink, env, {"notify_service": 2, "search_service": 2}) as two:
+                    scaled = await fanout.prepare(two, sink, sizes.fanout_students, "scaled")
+                    raw_reps["scaleout"] = await fanout.scaleout(
+                        scaled, sink, sizes.fanout_students, fan_reps
+                    )
+                    results["parked_messages"]["scaleout"] = await two.parked()
+        if {"search", "booking", "report"} & set(chosen):
+            async with running(sink, env) as one:
+                await one_copy_scenarios(one, chosen, sizes, args, profiler, raw_reps, results)
+                results["parked_messages"]["search/booking/report"] = await one.parked()
     finally:
-        if two is not None:
-            await two.stop()
-        await one.stop()
         await sink.stop()
     results["duration_s"] = round(time.monotonic() - started, 1)
     for name in SCENARIOS:
@@ -330,7 +380,7 @@ async def main(args: argparse.Namespace) -> int:
         figures = SUMMARIZERS[name](raw_reps[name])
         results["scenarios"][name] = {"figures": figures, "repetitions": raw_reps[name]}
         print_scenario(name, figures)
-    print(f"\nparked messages: {results.get('parked_messages')}; run took {results['duration_s']}s")
+    print(f"\nparked messages: {results['parked_messages']}; run took {results['duration_s']}s")
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     await asyncio.to_thread(out.write_text, json.dumps(results, indent=2, default=str))
@@ -355,6 +405,24 @@ def parse_args() -> argparse.Namespace:
         default=list(SCENARIOS),
         help="comma list of: " + ",".join(SCENARIOS),
     )
+    parser.add_argument(
+        "--profile",
+        type=lambda v: [s.strip() for s in v.split(",") if s.strip()],
+        default=[],
+        help="services to record with py-spy during each scenario's first repetition "
+        "(e.g. gateway,search_service); collapsed stacks go to bench/results/",
+    )
+    parser.add_argument(
+        "--py-spy", default="/tmp/pyspy/bin/py-spy", help="the py-spy executable for --profile"
+    )
+    parser.add_argument(
+        "--pool-max",
+        type=int,
+        default=10,
+        help="DB_POOL_MAX of every service (production default 10; the raw baselines use "
+        "the same pool size)",
+    )
+    parser.add_argument("--queue-type", choices=("quorum", "classic"), default="quorum")
     parser.add_argument("--output", default=str(ROOT / "bench" / "results" / "latest.json"))
     args = parser.parse_args()
     unknown = set(args.only) - set(SCENARIOS)

@@ -18,7 +18,16 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from bench import seeding
-from bench.harness import Bench, log, raw_app, run_loadgen, server_timings
+from bench.harness import (
+    Bench,
+    Profiler,
+    cpu_text,
+    cpu_usage,
+    log,
+    raw_app,
+    run_loadgen,
+    server_timings,
+)
 from bench.stats import percentile
 
 
@@ -73,7 +82,13 @@ async def prepare(bench: Bench, consultants: int, weeks: int, students: int) -> 
     return World(tokens, availability_ids, week, slots, len(raw), seed_s)
 
 
-async def run_rep(bench: Bench, world: World, concurrency: int, duration: float) -> dict[str, Any]:
+async def run_rep(
+    bench: Bench,
+    world: World,
+    concurrency: int,
+    duration: float,
+    profiler: Profiler | None = None,
+) -> dict[str, Any]:
     base = bench.url
     frm, to = world.week
     requests = [
@@ -81,16 +96,21 @@ async def run_rep(bench: Bench, world: World, concurrency: int, duration: float)
         for t in world.tokens
     ]
     since = datetime.now(UTC)
-    system = await run_loadgen(
-        {
-            "mode": "duration",
-            "concurrency": concurrency,
-            "duration": duration,
-            "warmup": 1.0,
-            "requests": requests,
-        }
-    )
+    spec = {
+        "mode": "duration",
+        "concurrency": concurrency,
+        "duration": duration,
+        "warmup": 1.0,
+        "requests": requests,
+    }
+    with cpu_usage(bench) as cores:
+        if profiler is not None:
+            async with profiler.record(bench, "search"):
+                system = await run_loadgen(spec)
+        else:
+            system = await run_loadgen(spec)
     until = datetime.now(UTC)
+    system["cpu_cores"] = cores
     system.pop("per_request", None)
     served = server_timings(bench.log_paths("search_service"), "/slots", since, until)
     gateway = server_timings(bench.log_paths("gateway"), "/slots", since, until)
@@ -100,19 +120,34 @@ async def run_rep(bench: Bench, world: World, concurrency: int, duration: float)
     system["gateway_p95_ms"] = percentile(gateway, 95)
     system["bytes_per_response"] = system["bytes"] / system["count"] if system["count"] else 0
     await bench.settle()
-    async with raw_app(bench.dsn("search_service")) as url:
-        raw = await run_loadgen(
-            {
-                "mode": "duration",
-                "concurrency": concurrency,
-                "duration": duration,
-                "warmup": 1.0,
-                "requests": [
-                    {"method": "GET", "url": f"{url}/raw/{a}"} for a in world.availability_ids
-                ],
-            }
-        )
+    async with raw_app(bench.dsn("search_service"), bench.pool_max) as url:
+        with cpu_usage(bench) as raw_cores:
+            raw = await run_loadgen(
+                {
+                    "mode": "duration",
+                    "concurrency": concurrency,
+                    "duration": duration,
+                    "warmup": 1.0,
+                    "requests": [
+                        {"method": "GET", "url": f"{url}/raw/{a}"} for a in world.availability_ids
+                    ],
+                }
+            )
     raw.pop("per_request", None)
+    raw["cpu_cores"] = raw_cores
+    await bench.settle()
+    # The same search from one client at a time: the latency without queueing.
+    alone = await run_loadgen(
+        {
+            "mode": "duration",
+            "concurrency": 1,
+            "duration": min(duration, 5.0),
+            "warmup": 0.5,
+            "requests": requests,
+        }
+    )
+    system["single_client_p50_ms"] = alone["p50_ms"]
+    system["single_client_p95_ms"] = alone["p95_ms"]
     return {
         "system": system,
         "raw": raw,
@@ -121,17 +156,24 @@ async def run_rep(bench: Bench, world: World, concurrency: int, duration: float)
 
 
 async def scenario(
-    bench: Bench, world: World, repeat: int, concurrency: int, duration: float
+    bench: Bench,
+    world: World,
+    repeat: int,
+    concurrency: int,
+    duration: float,
+    profiler: Profiler | None = None,
 ) -> list[dict[str, Any]]:
     reps = []
     for n in range(repeat):
-        rep = await run_rep(bench, world, concurrency, duration)
+        rep = await run_rep(bench, world, concurrency, duration, profiler if n == 0 else None)
         s, r = rep["system"], rep["raw"]
         log(
             f"search #{n + 1}: {s['throughput']:.1f} req/s p50 {s['p50_ms']:.0f} ms "
             f"p95 {s['p95_ms']:.0f} ms (search_service p50 {s['search_service_p50_ms']:.0f} ms) "
             f"statuses {s['statuses']}; raw {r['throughput']:.0f} req/s p95 {r['p95_ms']:.1f} ms "
-            f"→ {rep['throughput_ratio']:.1%}"
+            f"→ {rep['throughput_ratio']:.1%}; one client alone: "
+            f"p50 {s['single_client_p50_ms']:.0f} ms p95 {s['single_client_p95_ms']:.0f} ms\n"
+            f"    system {cpu_text(s['cpu_cores'])}\n    raw {cpu_text(r['cpu_cores'])}"
         )
         reps.append(rep)
         await bench.settle()
