@@ -63,10 +63,12 @@ MAX_RANGE = 10_000
 class TemplateProblem(ValueError):
     """A template that does not compile or render; ``line`` is 1-based when known."""
 
-    def __init__(self, message: str, line: int | None = None) -> None:
+    def __init__(self, message: str, line: int | None = None, field: str | None = None) -> None:
         super().__init__(message if line is None else f"line {line}: {message}")
         self.message = message
         self.line = line
+        # Which template failed, when the caller rendered several (e.g. "email_text").
+        self.field = field
 
 
 # ------------------------------------------------------------------ values
@@ -898,3 +900,46 @@ def invite_email_context(
         "instructions": instructions,
         "center": {"name": center_name},
     }
+
+
+# ------------------------------------------------------------ the invite email itself
+@dataclass(frozen=True)
+class InviteEmail:
+    subject: str
+    text: str
+    html: str  # a fragment: the sender wraps it in a document
+
+
+def compose_invite_email(
+    invite: Any, invitee: Any, *, kind: str = "instructions", center_name: str = ""
+) -> InviteEmail:
+    """The instruction or reminder email for one invitee, as sent and as previewed.
+
+    The widget's instructions are rendered first and offered to ``email_text`` as
+    ``instructions``; an email whose text lacks the personal link gets it
+    appended; a reminder appends the reminder text. Raises ``TemplateProblem``
+    with ``field`` naming the template that failed: nothing half-rendered.
+    """
+    base = invite_email_context(invite, invitee, center_name=center_name)
+    instructions = _render_field("invitation_instructions", invite.instructions_template, base)
+    ctx = {**base, "instructions": instructions}
+    text = _render_field("email_text", invite.email_text, ctx)
+    subject = _render_field("invitation_subject", invite.subject_template or DEFAULT_SUBJECT, base)
+    if invitee.link not in text:
+        # The personal link is what the email is for: never send one without it.
+        text = f"{text.rstrip()}\n\nBook your appointment here: {invitee.link}\n"
+    if kind == "reminder":
+        reminder = _render_field("reminder_text", invite.reminder_text, ctx)
+        if reminder.strip():
+            text = f"{text.rstrip()}\n\n{reminder}"
+        subject = f"Reminder: {subject}"
+    subject = " ".join(subject.split())  # one header line, whatever the template did
+    return InviteEmail(subject=subject, text=text, html=text_to_html(text))
+
+
+def _render_field(field: str, source: str, context: Mapping[str, Any]) -> str:
+    try:
+        return render(source, context) if source else ""
+    except TemplateProblem as exc:
+        exc.field = field
+        raise

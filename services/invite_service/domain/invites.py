@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-import markupsafe
 
 from shared.events import (
     InviteCreated,
@@ -23,10 +20,9 @@ from shared.events import (
 )
 from shared.templates import (
     DEFAULT_SUBJECT,
+    InviteEmail,
     TemplateProblem,
-    invite_email_context,
-    render,
-    render_html,
+    compose_invite_email,
 )
 
 from .widgets import MODALITY_ASK_FIELDS, problem_entry, template_error
@@ -274,13 +270,6 @@ def build_invite_created(
     )
 
 
-@dataclass(frozen=True)
-class RenderedEmail:
-    subject: str
-    text: str
-    html: str
-
-
 class RenderFailed(Exception):
     """A template failed while rendering; ``entry`` is the 422 error naming the field."""
 
@@ -289,47 +278,12 @@ class RenderFailed(Exception):
         self.entry = entry
 
 
-_WHITESPACE = re.compile(r"\s+")
-
-
 def render_invite_email(
     invite: InviteCreated, invitee: InviteeData, *, center_name: str = ""
-) -> RenderedEmail:
-    """The instruction email for one invitee, as the preview shows it.
-
-    The widget's instructions are rendered first and offered to ``email_text`` as
-    ``instructions``; the HTML version escapes every value and turns newlines into
-    ``<br />``. The subject is folded onto one line. This mirrors what notify_service
-    sends (``compose_invite_email``), so the preview shows what the student gets.
-    """
-    ctx = invite_email_context(invite, invitee, center_name=center_name)
-    instructions_text = _render_field("invitation_instructions", invite.instructions_template, ctx)
-    instructions_html = _render_field(
-        "invitation_instructions", invite.instructions_template, ctx, html=True
-    )
-    text = _render_field(
-        "email_text", invite.email_text, {**ctx, "instructions": instructions_text}
-    )
-    html = _render_field(
-        "email_text",
-        invite.email_text,
-        {**ctx, "instructions": markupsafe.Markup(instructions_html)},
-        html=True,
-    )
-    subject = _render_field("invitation_subject", invite.subject_template, ctx)
-    if invitee.link not in text:
-        # As notify sends it: an email without its personal link gets the link appended.
-        text = f"{text.rstrip()}\n\nBook your appointment here: {invitee.link}\n"
-        html = f"{html.rstrip()}\n\nBook your appointment here: {markupsafe.escape(invitee.link)}\n"
-    return RenderedEmail(
-        subject=_WHITESPACE.sub(" ", subject).strip(),
-        text=text,
-        html=html.replace("\r\n", "\n").replace("\n", "<br />\n"),
-    )
-
-
-def _render_field(field: str, source: str, ctx: dict[str, Any], *, html: bool = False) -> str:
+) -> InviteEmail:
+    """The instruction email for one invitee, as the preview shows it: rendered by
+    the same shared function notify_service sends with."""
     try:
-        return render_html(source, ctx) if html else render(source, ctx)
+        return compose_invite_email(invite, invitee, center_name=center_name)
     except TemplateProblem as exc:
-        raise RenderFailed(problem_entry(field, exc)) from exc
+        raise RenderFailed(problem_entry(exc.field or "email_text", exc)) from exc

@@ -21,7 +21,8 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar, Event, vCalAddress, vText
 
 from shared.events import AppointmentBooked, InviteCreated, InviteeData
-from shared.templates import DEFAULT_SUBJECT, invite_email_context, render, text_to_html
+from shared.templates import compose_invite_email as render_invite_email
+from shared.templates import text_to_html
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -151,23 +152,11 @@ def compose_invite_email(
 ) -> Composed:
     """Instruction or reminder email; raises TemplateProblem when a template fails.
 
-    Everything is rendered before anything is sent, so a template error means no
-    email at all, never a half-rendered one.
+    Rendered by ``shared.templates.compose_invite_email``, the same function the
+    invite preview uses, so what staff preview is what the student gets.
     """
-    base = invite_email_context(invite, invitee, center_name=center_name)
-    instructions = render(invite.instructions_template, base)
-    ctx = {**base, "instructions": instructions}
-    text = render(invite.email_text, ctx)
-    subject = render(invite.subject_template or DEFAULT_SUBJECT, base)
-    if invitee.link not in text:
-        # The personal link is what the email is for: never send one without it.
-        text = f"{text.rstrip()}\n\nBook your appointment here: {invitee.link}\n"
-    if kind == "reminder":
-        reminder = render(invite.reminder_text, ctx) if invite.reminder_text else ""
-        if reminder.strip():
-            text = f"{text.rstrip()}\n\n{reminder}"
-        subject = f"Reminder: {subject}"
-    return Composed(subject=subject, text=text, html=email_html(text))
+    email = render_invite_email(invite, invitee, kind=kind, center_name=center_name)
+    return Composed(subject=email.subject, text=email.text, html=html_document(email.html))
 
 
 def email_html(text: str) -> str:

@@ -64,8 +64,10 @@ def test_preview_renders_instructions_into_email_text_text_and_html():
     e = event(email_text="Dear {{ student.first_name }},\n{{ instructions }}", first_name="<Ana>")
     out = render_invite_email(e, e.invitees[0], center_name="North & South")
     assert out.text == "Dear <Ana>,\nBook by 2025-05-02 at North & South:\nhttp://x/i/TOKEN"
+    # The HTML part is what notify sends: escaped text, line breaks, a clickable link.
     assert out.html == (
-        "Dear &lt;Ana&gt;,<br />\nBook by 2025-05-02 at North &amp; South:<br />\nhttp://x/i/TOKEN"
+        "Dear &lt;Ana&gt;,<br />\nBook by 2025-05-02 at North &amp; South:<br />\n"
+        '<a href="http://x/i/TOKEN">http://x/i/TOKEN</a>'
     )
     assert out.subject == "Exam invitation: please book by 2025-05-02"
 
@@ -74,7 +76,9 @@ def test_a_template_without_the_link_gets_it_appended():
     e = event(email_text="Just {{ student.first_name }}")
     out = render_invite_email(e, e.invitees[0])
     assert out.text == "Just Ana\n\nBook your appointment here: http://x/i/TOKEN\n"
-    assert out.html.endswith("Book your appointment here: http://x/i/TOKEN<br />\n")
+    assert out.html.endswith(
+        'Book your appointment here: <a href="http://x/i/TOKEN">http://x/i/TOKEN</a><br />\n'
+    )
 
 
 def test_subject_is_folded_onto_one_line():
