@@ -68,6 +68,7 @@ DEFAULTS_FINE_IN_PRODUCTION: dict[str, str] = {
     # Must stay the default: the definitions file and the KEDA queue names use it.
     "bus_namespace": "appointment_invites.*",
     "bus_prefetch": "32 in flight per copy; scale with copies instead",
+    "bus_queue_type": "quorum, the production queue type (classic only for test runs)",
     "bus_publish_timeout_seconds": "bounded publish, any sane value",
     # Must stay the default: the retry queues of the definitions file are named by it.
     "bus_retry_delays_ms": "1s, 10s, 60s",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import uuid
 from collections import Counter
@@ -89,7 +90,9 @@ class SmtpServer:
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
-            await self._server.wait_closed()
+            # A client that keeps its connection open must not hang the test's teardown.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._server.wait_closed(), timeout=5)
             self._server = None
 
     def to(self, address: str) -> list[Received]:
