@@ -365,6 +365,13 @@ def test_staff_invites_student_books_staff_reviews(
     assert rows[0]["exam_code"] == "MID-1" and rows[0]["duration_minutes"] == "90"
     assert rows[0]["student_email"] == "ada@example.edu"
 
+    # The same report as HTML on the screen (rendered by the report service).
+    staff.get_by_label("HTML").check()
+    staff.get_by_role("button", name="Run report").click()
+    staff.wait_for_url("**/api/v1/reports/appointment-invite-schedule?*format=html*")
+    expect(staff.locator("table")).to_contain_text("MID-1")
+    check.visit(staff, "report-html", ours=False)
+
     check.assert_accessible()
     student_check.assert_accessible()
 

@@ -22,20 +22,25 @@ function setupSelection(form) {
 }
 
 function setupProgress(form) {
+  const box = form.querySelector(".progress");
+  const release = () => {
+    form.querySelectorAll('button[type="submit"]').forEach((b) => { b.disabled = false; });
+    if (box) box.hidden = true;
+  };
   form.addEventListener("submit", (event) => {
     if (event.defaultPrevented) return;
-    const box = form.querySelector(".progress");
     if (!box) return;
     const text = box.querySelector(".progress-text");
     if (text && form.dataset.progress) text.textContent = form.dataset.progress;
     box.hidden = false;
     form.querySelectorAll('button[type="submit"]').forEach((b) => { b.disabled = true; });
     // A download leaves the page in place: give the buttons back after a while.
-    setTimeout(() => {
-      form.querySelectorAll('button[type="submit"]').forEach((b) => { b.disabled = false; });
-      box.hidden = true;
-    }, 15000);
+    setTimeout(release, 15000);
   });
+  // Changing an option after a download (say, CSV to HTML) means another run: allow it now.
+  form.addEventListener("change", release);
+  // Coming back to the page through the browser's history shows it as it was left.
+  window.addEventListener("pageshow", release);
 }
 
 function setupConfirm(form) {
