@@ -197,6 +197,14 @@ async def parse_body(request: web.Request, model: type[M]) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         raise validation_problem(exc) from exc
+    except (TypeError, AttributeError) as exc:
+        # A custom validator met input of a shape it did not expect: still the
+        # caller's input, so a 422, never a 500.
+        raise Problem(
+            422,
+            "Invalid input: the body has values of the wrong type.",
+            errors=[{"field": "body", "message": str(exc)[:300]}],
+        ) from exc
 
 
 def parse_query(request: web.Request, model: type[M], *, list_fields: Iterable[str] = ()) -> M:

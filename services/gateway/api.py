@@ -146,6 +146,10 @@ async def patch_user(request: web.Request) -> web.Response:
     user = await _admin_or_self(request)
     body = await parse_body(request, UserPatch)
     given = body.model_dump(exclude_unset=True)
+    # Only faculty_id may be cleared; every other field needs a value when given.
+    cleared = sorted(k for k, v in given.items() if v is None and k != "faculty_id")
+    if cleared:
+        raise field_problem(cleared[0], "may not be null")
     is_admin = principal.user.role == "admin"
     admin_only = sorted({"role", "faculty_id", "active"} & set(given))
     if admin_only and not is_admin:

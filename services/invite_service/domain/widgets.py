@@ -37,6 +37,9 @@ MAX_TYPES = 50
 
 def normalize_types(value: str | list[str]) -> list[str]:
     """``"Exam; Pop Quiz;Exam"`` or a list → trimmed, de-duplicated, in order."""
+    if not isinstance(value, str | list):
+        # A BeforeValidator sees raw input: anything else is the caller's mistake (422).
+        raise ValueError("types are a ';'-separated text or a list of texts")
     parts = split_semicolons(value) if isinstance(value, str) else value
     seen: dict[str, None] = {}
     for part in parts:
