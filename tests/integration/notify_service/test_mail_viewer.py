@@ -60,7 +60,11 @@ async def test_sink_captures_emails_and_the_json_api_shows_them(settings, start_
     raw = await client.get(f"/api/v1/mail/messages/{item['id']}/raw", headers=staff)
     assert raw.headers["Content-Type"].startswith("message/rfc822")
 
-    page_html = await client.get("/mail", headers=headers_for("anonymous"))  # dev/test: anyone
+    # Captured mail holds personal links: staff only, even in dev/test.
+    for role in ("anonymous", "faculty", "student"):
+        refused = await client.get("/mail", headers=headers_for(role))
+        assert refused.status == 403, role
+    page_html = await client.get("/mail", headers=staff)
     assert page_html.status == 200
     body = await page_html.text()
     assert "Your Exam invitation" in body and a.email in body
