@@ -33,6 +33,17 @@ def test_other_origin_null_origin_and_cross_site_fetch_are_refused():
     assert cross_origin_refusal(origin=None, sec_fetch_site="cross-site", allowed_origins=ALLOWED)
 
 
+def test_null_origin_passes_only_when_the_browser_says_same_origin():
+    # Our no-referrer student pages post with "Origin: null"; the browser still
+    # sends Sec-Fetch-Site, which a page cannot forge.
+    assert (
+        cross_origin_refusal(origin="null", sec_fetch_site="same-origin", allowed_origins=ALLOWED)
+        is None
+    )
+    for site in (None, "same-site", "none", "cross-site"):
+        assert cross_origin_refusal(origin="null", sec_fetch_site=site, allowed_origins=ALLOWED)
+
+
 def test_synchronizer_token():
     token = new_csrf_token()
     assert len(token) >= 40 and token != new_csrf_token()
