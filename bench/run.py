@@ -273,10 +273,13 @@ def print_scenario(name: str, figures: list[dict[str, Any]]) -> None:
 # ------------------------------------------------------------------ the run
 @contextlib.asynccontextmanager
 async def running(
-    sink: Sink, env: dict[str, str], copies: dict[str, int] | None = None
+    sink: Sink, args: argparse.Namespace, copies: dict[str, int] | None = None
 ) -> AsyncIterator[Bench]:
     """A freshly started system, stopped and cleaned up afterwards."""
-    bench = Bench(sink, copies=copies or {}, env=env)
+    # Production's pool size and queue type, not the test suite's small pools and
+    # classic queues (tests/support/system.py): the bench measures what would run.
+    env = {"DB_POOL_MAX": str(args.pool_max), "BUS_QUEUE_TYPE": args.queue_type}
+    bench = Bench(sink, copies=copies or {}, env=env, wait_quiet=args.wait_quiet)
     try:
         await bench.start()
         yield bench
@@ -334,15 +337,13 @@ async def main(args: argparse.Namespace) -> int:
             "scenarios": chosen,
             "db_pool_max": args.pool_max,
             "bus_queue_type": args.queue_type,
+            "wait_quiet": args.wait_quiet,
         },
         "sizes": sizes.__dict__,
         "scenarios": {},
         "parked_messages": {},
     }
     raw_reps: dict[str, list[dict[str, Any]]] = {}
-    # Production's pool size and queue type, not the test suite's small pools and
-    # classic queues (tests/support/system.py): the bench measures what would run.
-    env = {"DB_POOL_MAX": str(args.pool_max), "BUS_QUEUE_TYPE": args.queue_type}
     profiler = Profiler(args.py_spy, tuple(args.profile)) if args.profile else None
     sink = Sink()
     await sink.start()
@@ -351,7 +352,7 @@ async def main(args: argparse.Namespace) -> int:
     # works on this machine (max_connections), and idle copies still cost a little.
     try:
         if "fanout" in chosen or "scaleout" in chosen:
-            async with running(sink, env) as one:
+            async with running(sink, args) as one:
                 log(f"fan-out: preparing {sizes.fanout_students} students")
                 world = await fanout.prepare(one, sink, sizes.fanout_students, "fanout")
                 fan_reps = await fanout.scenario(
@@ -361,14 +362,14 @@ async def main(args: argparse.Namespace) -> int:
             if "fanout" in chosen:
                 raw_reps["fanout"] = fan_reps
             if "scaleout" in chosen:
-                async with running(sink, env, {"notify_service": 2, "search_service": 2}) as two:
+                async with running(sink, args, {"notify_service": 2, "search_service": 2}) as two:
                     scaled = await fanout.prepare(two, sink, sizes.fanout_students, "scaled")
                     raw_reps["scaleout"] = await fanout.scaleout(
                         scaled, sink, sizes.fanout_students, fan_reps
                     )
                     results["parked_messages"]["scaleout"] = await two.parked()
         if {"search", "booking", "report"} & set(chosen):
-            async with running(sink, env) as one:
+            async with running(sink, args) as one:
                 await one_copy_scenarios(one, chosen, sizes, args, profiler, raw_reps, results)
                 results["parked_messages"]["search/booking/report"] = await one.parked()
     finally:
@@ -423,6 +424,14 @@ def parse_args() -> argparse.Namespace:
         "the same pool size)",
     )
     parser.add_argument("--queue-type", choices=("quorum", "classic"), default="quorum")
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="before each measurement wait up to this long for the machine to be quiet "
+        "(others' work < 0.3 cores); for shared machines",
+    )
     parser.add_argument("--output", default=str(ROOT / "bench" / "results" / "latest.json"))
     args = parser.parse_args()
     unknown = set(args.only) - set(SCENARIOS)
