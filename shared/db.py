@@ -8,6 +8,7 @@ lock, so two copies starting at once apply each file exactly once.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -40,14 +41,33 @@ def describe_dsn(dsn: str) -> str:
     return f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
 
 
+# PostgreSQL is up but cannot take us yet (starting, or out of connection slots):
+# worth waiting for, unlike a refused connection.
+_BUSY = (asyncpg.TooManyConnectionsError, asyncpg.CannotConnectNowError)
+BUSY_WAIT_SECONDS = 30.0
+
+
+async def _connect(dsn: str) -> asyncpg.Connection:
+    deadline = asyncio.get_running_loop().time() + BUSY_WAIT_SECONDS
+    while True:
+        try:
+            return await asyncpg.connect(dsn, timeout=10)
+        except _BUSY as exc:
+            if asyncio.get_running_loop().time() > deadline:
+                raise DatabaseUnavailable(
+                    f"PostgreSQL at {describe_dsn(dsn)} is busy ({exc})"
+                ) from exc
+            log.warning("PostgreSQL busy; waiting", extra={"error": str(exc)})
+            await asyncio.sleep(1)
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise DatabaseUnavailable(
+                f"PostgreSQL is not reachable at {describe_dsn(dsn)} ({exc})"
+            ) from exc
+
+
 async def ensure_database(server_dsn: str, database: str) -> None:
     """Create the service's database when it is missing (safe when two race)."""
-    try:
-        conn = await asyncpg.connect(server_dsn, timeout=10)
-    except (OSError, asyncpg.PostgresError) as exc:
-        raise DatabaseUnavailable(
-            f"PostgreSQL is not reachable at {describe_dsn(server_dsn)} ({exc})"
-        ) from exc
+    conn = await _connect(server_dsn)
     try:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
         if not exists:
@@ -68,6 +88,9 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    # One connection first, waiting out a busy server, so the pool's own start succeeds.
+    probe = await _connect(dsn)
+    await probe.close()
     try:
         pool = await asyncpg.create_pool(
             dsn, min_size=min_size, max_size=max_size, init=_init_connection, timeout=10
