@@ -113,3 +113,92 @@ async def test_service_recovers_after_a_database_restart(settings, start_service
     await eventually(ready_status, lambda s: s == 200, timeout=30)
     resp = await client.post("/things", json={"id": "pg", "count": 1}, headers=headers_for("staff"))
     assert resp.status == 201
+
+
+async def test_whole_system_through_broker_and_database_restarts_mid_fan_out() -> None:
+    """RabbitMQ stopped and started, then PostgreSQL restarted, while a 500-invitee
+    fan-out runs: every invitee is emailed, the report store and search's replica
+    are complete, and duplicates stay within the sends in flight."""
+    from collections import Counter
+    from datetime import UTC, datetime, timedelta
+
+    from tests.resilience.conftest import SmtpSink
+    from tests.resilience.test_faults import FAST_NOTIFY, db_value, seed
+    from tests.support.system import Api, System
+
+    total = 500
+    sink = SmtpSink()
+    sink.start()
+    system = System(extra_env={**sink.env(), **FAST_NOTIFY})
+    await system.start()
+    api = Api(system.url)
+    try:
+        await api.login("admin", "admin-password-1")
+        seeded = await seed(api, total)
+        due = (datetime.now(UTC) + timedelta(days=5)).date().isoformat()
+        _, invite = await api.call(
+            "POST",
+            "/api/v1/invites",
+            expect=201,
+            json={
+                "widget_id": seeded["widget"]["id"],
+                "student_ids": seeded["student_ids"],
+                "due_date": due,
+                "type": "Exam",
+                "duration_minutes": 60,
+            },
+        )
+
+        async def sent() -> int:
+            return len({m.recipients[0] for m in sink.messages})
+
+        await eventually(sent, lambda n: n >= 20, timeout=60, message="fan-out started")
+        rabbitmqctl("stop_app")
+        try:
+            during = await sent()
+        finally:
+            rabbitmqctl("start_app")
+            rabbitmqctl("await_startup")
+        pg_restart()
+        await eventually(
+            sent,
+            lambda n: n == total,
+            timeout=240,
+            interval=0.5,
+            message=f"all {total} invitees emailed",
+        )
+        duplicates = sum(n - 1 for n in Counter(m.recipients[0] for m in sink.messages).values())
+        assert duplicates <= 8, duplicates
+
+        async def report_rows() -> int:
+            try:
+                return await db_value(
+                    system,
+                    "report_service",
+                    "SELECT count(*) FROM invitee_rows WHERE invite_id=$1 "
+                    "AND student_id IS NOT NULL",
+                    invite["id"],
+                )
+            except OSError:
+                return -1
+
+        await eventually(report_rows, lambda n: n == total, timeout=120, message="report store")
+        await eventually(
+            lambda: db_value(
+                system,
+                "search_service",
+                "SELECT count(*) FROM invitees WHERE invite_id=$1",
+                invite["id"],
+            ),
+            lambda n: n == total,
+            timeout=120,
+            message="search replica",
+        )
+        print(
+            f"\nrestarts: broker stopped after {during} emails, then the database; "
+            f"{len(sink.messages)} emails for {total} invitees, {duplicates} duplicates"
+        )
+    finally:
+        await api.close()
+        system.stop()
+        sink.stop()
