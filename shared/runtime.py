@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -155,7 +155,9 @@ def _resources_ctx(
         )
         runtime.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         async with contextlib.AsyncExitStack() as stack:
-            stack.push_async_callback(runtime.pool.close)
+            pool = runtime.pool
+            # A connection still checked out must not hold shutdown forever.
+            stack.push_async_callback(_bounded, pool.close, 10.0, pool.terminate)
             stack.push_async_callback(runtime.http.close)
             await _open_broker(spec, runtime, stack)
             await _sync_test_clock(runtime)
@@ -168,6 +170,20 @@ def _resources_ctx(
             log.info("service stopping")
 
     return ctx
+
+
+async def _bounded(
+    step: Callable[[], Awaitable[Any]], seconds: float, fallback: Callable[[], Any] | None
+) -> None:
+    """One shutdown step, given at most ``seconds``; then the fallback (if any)."""
+    try:
+        await asyncio.wait_for(step(), timeout=seconds)
+    except TimeoutError:
+        log.warning("shutdown step timed out", extra={"step": getattr(step, "__qualname__", "")})
+        if fallback is not None:
+            fallback()
+    except Exception as exc:  # shutting down anyway: log and go on
+        log.info("shutdown step failed", extra={"error": f"{type(exc).__name__}: {exc}"})
 
 
 async def _cancel(task: asyncio.Task[Any]) -> None:
@@ -202,7 +218,7 @@ async def _open_broker(
 ) -> None:
     settings = runtime.settings
     runtime.connection = await connect_broker(settings)
-    stack.push_async_callback(runtime.connection.close)
+    stack.push_async_callback(_bounded, runtime.connection.close, 10.0, None)
 
     publish_channel = await runtime.connection.channel(publisher_confirms=True)
     runtime.exchange = await declare_events_exchange(publish_channel, settings.bus_namespace)
@@ -242,7 +258,7 @@ async def _open_broker(
             publish_timeout=settings.bus_publish_timeout_seconds,
         )
         await runtime.consumer.start()
-        stack.push_async_callback(runtime.consumer.stop)
+        stack.push_async_callback(_bounded, runtime.consumer.stop, 10.0, None)
 
 
 async def _listen_control(runtime: Runtime, stack: contextlib.AsyncExitStack) -> None:
@@ -267,7 +283,7 @@ async def _listen_control(runtime: Runtime, stack: contextlib.AsyncExitStack) ->
                 log.info("test clock moved", extra={"now": runtime.clock.now().isoformat()})
 
     tag = await queue.consume(on_control)
-    stack.push_async_callback(queue.cancel, tag)
+    stack.push_async_callback(_bounded, lambda: queue.cancel(tag), 5.0, None)
 
 
 async def _sync_test_clock(runtime: Runtime) -> None:
