@@ -26,9 +26,11 @@ from bench.sink import Received, Sink
 from services.notify_service.settings import NotifySettings
 
 
-def notify_concurrency() -> int:
+def notify_concurrency(env: dict[str, str]) -> int:
     """notify's SMTP sends in flight per process (its setting's value for this run)."""
-    settings = NotifySettings()
+    settings = NotifySettings(
+        **{k.lower(): v for k, v in env.items() if k.startswith("NOTIFY_")}  # type: ignore[arg-type]
+    )
     return settings.notify_smtp_concurrency
 
 
@@ -165,7 +167,7 @@ async def scenario(
     world: World, sink: Sink, size: int, repeat: int, profiler: Profiler | None = None
 ) -> list[dict[str, Any]]:
     """Repetitions of the fan-out, each followed by its raw baseline."""
-    concurrency = notify_concurrency()
+    concurrency = notify_concurrency(world.bench.env)
     reps: list[dict[str, Any]] = []
     for n in range(repeat):
         rep = await run_rep(world, sink, size, concurrency, profiler if n == 0 else None)

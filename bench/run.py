@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import math
 import time
@@ -104,7 +105,9 @@ def summarize_fanout(reps: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "1/s",
             [r["raw"]["emails_per_s"] for r in reps],
         ),
-        _fig("POST /api/v1/invites latency", request, "s", target="≤ 1 s", ok=max(request) <= 1.0),
+        _fig(
+            "POST /api/v1/invites latency", request, "s", target="≤ 1 s", ok=_median(request) <= 1.0
+        ),
         _fig("duplicate emails", dups, "", target="0", ok=max(dups) == 0),
         _others([r["system"] for r in reps]),
     ]
@@ -116,6 +119,8 @@ def summarize_scaleout(reps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ratio = [r["throughput_ratio"] for r in reps]
     dups = [r["two_copies"]["duplicates"] for r in reps]
     complete = all(r["two_copies"]["accepted"] >= r["two_copies"]["invitees"] for r in reps)
+    # Judged on the medians: one disturbed repetition on either side must not pair up
+    # with a good one of the other and decide alone.
     return [
         _fig(
             "emails/s, two copies (raw column: one copy)",
@@ -123,8 +128,8 @@ def summarize_scaleout(reps: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "1/s",
             one,
             ratio,
-            "≥ 1.0× one copy",
-            _median(ratio) >= 1.0,
+            "≥ 1.0× one copy (medians)",
+            _median(two) >= _median(one),
         ),
         _fig(
             "time until all accepted and in report, two copies",
@@ -278,7 +283,11 @@ async def running(
     """A freshly started system, stopped and cleaned up afterwards."""
     # Production's pool size and queue type, not the test suite's small pools and
     # classic queues (tests/support/system.py): the bench measures what would run.
-    env = {"DB_POOL_MAX": str(args.pool_max), "BUS_QUEUE_TYPE": args.queue_type}
+    env = {
+        "DB_POOL_MAX": str(args.pool_max),
+        "BUS_QUEUE_TYPE": args.queue_type,
+        **dict(item.split("=", 1) for item in args.env),
+    }
     bench = Bench(sink, copies=copies or {}, env=env, wait_quiet=args.wait_quiet)
     try:
         await bench.start()
@@ -325,7 +334,7 @@ async def one_copy_scenarios(
 
 
 async def main(args: argparse.Namespace) -> int:
-    sizes = QUICK if args.quick else FULL
+    sizes = dataclasses.replace(QUICK if args.quick else FULL, **args.size)
     chosen = [s for s in SCENARIOS if s in args.only]
     results: dict[str, Any] = {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -338,6 +347,7 @@ async def main(args: argparse.Namespace) -> int:
             "db_pool_max": args.pool_max,
             "bus_queue_type": args.queue_type,
             "wait_quiet": args.wait_quiet,
+            "env": args.env,
         },
         "sizes": sizes.__dict__,
         "scenarios": {},
@@ -407,6 +417,15 @@ def parse_args() -> argparse.Namespace:
         help="comma list of: " + ",".join(SCENARIOS),
     )
     parser.add_argument(
+        "--size",
+        action="append",
+        default=[],
+        metavar="NAME=N",
+        help="override one size, e.g. fanout_students=2000 (names: "
+        + ", ".join(f.name for f in dataclasses.fields(Sizes))
+        + ")",
+    )
+    parser.add_argument(
         "--profile",
         type=lambda v: [s.strip() for s in v.split(",") if s.strip()],
         default=[],
@@ -425,6 +444,14 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--queue-type", choices=("quorum", "classic"), default="quorum")
     parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment of every service process, e.g. NOTIFY_SMTP_CONCURRENCY=32 "
+        "(the SMTP baseline follows it)",
+    )
+    parser.add_argument(
         "--wait-quiet",
         type=float,
         default=0.0,
@@ -434,6 +461,19 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--output", default=str(ROOT / "bench" / "results" / "latest.json"))
     args = parser.parse_args()
+    if any("=" not in item for item in args.env):
+        parser.error("--env takes NAME=VALUE")
+    names = {f.name: f.type for f in dataclasses.fields(Sizes)}
+    sizes: dict[str, Any] = {}
+    for item in args.size:
+        name, _, value = item.partition("=")
+        if name not in names:
+            parser.error(f"unknown size {name!r}")
+        try:
+            sizes[name] = float(value) if names[name] in (float, "float") else int(value)
+        except ValueError:
+            parser.error(f"--size {name} takes a number")
+    args.size = sizes
     unknown = set(args.only) - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
