@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.search_service import api_appointments as appts
+from services.search_service import api_booking as booking
 from services.search_service import api_invitations as links
 from services.search_service import api_staff as staff
 from services.search_service.models import (
@@ -163,7 +164,7 @@ def setup_routes(app: web.Application) -> None:
         app,
         "POST",
         "/api/v1/invitations/{token}/appointments",
-        links.book,
+        booking.book,
         summary="Book a slot through an invite link",
         roles=LINK,
         body=BookIn,
@@ -174,7 +175,7 @@ def setup_routes(app: web.Application) -> None:
         app,
         "GET",
         "/api/v1/invitations/{token}/appointment",
-        links.get_my_appointment,
+        booking.get_my_appointment,
         summary="The appointment booked through an invite link",
         roles=LINK,
         response=StudentAppointmentOut,
