@@ -186,7 +186,7 @@ async def scenario(
 async def scaleout(
     world: World, sink: Sink, size: int, one_copy: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
-    """The fan-out on a system with two copies of notify and search, as many times as
+    """The fan-out on the system with copies (bench/run --copies), as many times as
     the one-copy fan-out ran just before (paired in order for the ratios)."""
     reps: list[dict[str, Any]] = []
     for n, one in enumerate(one_copy):

@@ -123,7 +123,7 @@ def summarize_scaleout(reps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     # with a good one of the other and decide alone.
     return [
         _fig(
-            "emails/s, two copies (raw column: one copy)",
+            "fan-out emails/s, copies (raw column: one copy)",
             two,
             "1/s",
             one,
@@ -132,7 +132,7 @@ def summarize_scaleout(reps: list[dict[str, Any]]) -> list[dict[str, Any]]:
             _median(two) >= _median(one),
         ),
         _fig(
-            "time until all accepted and in report, two copies",
+            "fan-out: time until all accepted and in report, copies",
             [r["two_copies"]["total_s"] for r in reps],
             "s",
             [r["one_copy"]["total_s"] for r in reps],
@@ -146,6 +146,34 @@ def summarize_scaleout(reps: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ),
         _others([r["two_copies"] for r in reps]),
     ]
+
+
+def summarize_scaleout_booking(
+    copies: list[dict[str, Any]], one: list[dict[str, Any]] | None
+) -> list[dict[str, Any]]:
+    """The booking storm on the system with copies, against the one-copy storm (when
+    it ran in the same run)."""
+    s = [r["system"] for r in copies]
+    one_tp = [r["system"]["throughput"] for r in one] if one else None
+    exact = all(
+        x["appointments"] == x["slots"] and x["statuses"].get("201", 0) == x["slots"] for x in s
+    )
+    figures = [
+        _fig(
+            "booking attempts/s, copies (raw column: one copy)",
+            [x["throughput"] for x in s],
+            "1/s",
+            one_tp,
+            [a / b for a, b in zip([x["throughput"] for x in s], one_tp, strict=False)]
+            if one_tp
+            else None,
+        ),
+        _fig("booking: appointments (slots), copies", [x["appointments"] for x in s], "",
+             target="= slots", ok=exact),
+        _fig("booking: overlapping appointments, copies", [x["overlaps"] for x in s], "",
+             target="0", ok=max(x["overlaps"] for x in s) == 0),
+    ]  # fmt: skip
+    return figures
 
 
 def summarize_search(reps: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -348,12 +376,14 @@ async def main(args: argparse.Namespace) -> int:
             "bus_queue_type": args.queue_type,
             "wait_quiet": args.wait_quiet,
             "env": args.env,
+            "copies": args.copies,
         },
         "sizes": sizes.__dict__,
         "scenarios": {},
         "parked_messages": {},
     }
     raw_reps: dict[str, list[dict[str, Any]]] = {}
+    scaled_booking: list[dict[str, Any]] = []
     profiler = Profiler(args.py_spy, tuple(args.profile)) if args.profile else None
     sink = Sink()
     await sink.start()
@@ -372,10 +402,17 @@ async def main(args: argparse.Namespace) -> int:
             if "fanout" in chosen:
                 raw_reps["fanout"] = fan_reps
             if "scaleout" in chosen:
-                async with running(sink, args, {"notify_service": 2, "search_service": 2}) as two:
+                async with running(sink, args, args.copies) as two:
                     scaled = await fanout.prepare(two, sink, sizes.fanout_students, "scaled")
                     raw_reps["scaleout"] = await fanout.scaleout(
                         scaled, sink, sizes.fanout_students, fan_reps
+                    )
+                    # The booking storm too: bookings spread over the search copies.
+                    bworld = await booking.prepare(
+                        two, sizes.booking_consultants, sizes.booking_attempts
+                    )
+                    scaled_booking = await booking.scenario(
+                        two, bworld, args.repeat, sizes.booking_slots, sizes.booking_clients
                     )
                     results["parked_messages"]["scaleout"] = await two.parked()
         if {"search", "booking", "report"} & set(chosen):
@@ -389,6 +426,9 @@ async def main(args: argparse.Namespace) -> int:
         if name not in raw_reps:
             continue
         figures = SUMMARIZERS[name](raw_reps[name])
+        if name == "scaleout":
+            figures += summarize_scaleout_booking(scaled_booking, raw_reps.get("booking"))
+            results["scaleout_booking"] = scaled_booking
         results["scenarios"][name] = {"figures": figures, "repetitions": raw_reps[name]}
         print_scenario(name, figures)
     print(f"\nparked messages: {results['parked_messages']}; run took {results['duration_s']}s")
@@ -404,6 +444,16 @@ async def main(args: argparse.Namespace) -> int:
     ]
     print("targets missed: " + ("; ".join(missed) if missed else "none"))
     return 0
+
+
+def parse_copies(value: str) -> dict[str, int]:
+    copies: dict[str, int] = {}
+    for item in value.split(","):
+        name, _, count = item.partition("=")
+        if not count.strip().isdigit() or int(count) < 1:
+            raise argparse.ArgumentTypeError(f"{item!r}: expected SERVICE=N with N ≥ 1")
+        copies[name.strip()] = int(count)
+    return copies
 
 
 def parse_args() -> argparse.Namespace:
@@ -424,6 +474,13 @@ def parse_args() -> argparse.Namespace:
         help="override one size, e.g. fanout_students=2000 (names: "
         + ", ".join(f.name for f in dataclasses.fields(Sizes))
         + ")",
+    )
+    parser.add_argument(
+        "--copies",
+        type=parse_copies,
+        default={"search_service": 3, "notify_service": 2},
+        metavar="SERVICE=N,...",
+        help="copies of the scale-out system (default search_service=3,notify_service=2)",
     )
     parser.add_argument(
         "--profile",

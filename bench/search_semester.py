@@ -23,6 +23,7 @@ import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -85,7 +86,7 @@ async def seed(pool: asyncpg.Pool, token: str) -> int:
             ],
             columns=["id", "name", "email"],
         )
-        blocks = []
+        blocks: list[tuple[Any, ...]] = []
         for week in range(WEEKS):
             for weekday in range(5):
                 day = FIRST_MONDAY + timedelta(weeks=week, days=weekday)
@@ -222,7 +223,7 @@ async def main(runs: int) -> None:
     # The semester's first morning, so the whole of week 8 lies ahead.
     now = datetime(2026, 1, 12, 8, tzinfo=TZ).astimezone(UTC)
     app = build_service_app(SPEC, settings, FixedClock(now))
-    client: TestClient = TestClient(TestServer(app))  # type: ignore[type-arg]
+    client: TestClient = TestClient(TestServer(app))
     await client.start_server()
     try:
         token = new_token()

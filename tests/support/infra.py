@@ -61,7 +61,7 @@ def make_settings(**overrides: Any) -> Settings:
 
 
 def headers_for(role: str, sub: str = "u-1", **fields: Any) -> dict[str, str]:
-    ident = Identity(sub=sub, role=role, name=fields.pop("name", sub), **fields)  # type: ignore[arg-type]
+    ident = Identity(sub=sub, role=role, name=fields.pop("name", sub), **fields)
     # A day: some suites build their headers once at import, and a full run is long.
     return {IDENTITY_HEADER: sign_identity(SECRET, ident, 86_400)}
 
