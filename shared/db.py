@@ -87,13 +87,30 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Nothing to undo on release: no session state is kept on pooled connections.
+
+    asyncpg's default reset (``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET
+    ALL``) costs a round trip on every release, about half of a short request's time.
+    It is not needed: LISTEN has its own connection (shared/bus/outbox.py), the only
+    session advisory lock (migrations) is taken on a connection of its own, settings
+    are only ``SET LOCAL`` and cursors live in transactions. asyncpg still rolls back
+    a transaction left open before calling this (``Connection._reset``).
+    """
+
+
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     # One connection first, waiting out a busy server, so the pool's own start succeeds.
     probe = await _connect(dsn)
     await probe.close()
     try:
         pool = await asyncpg.create_pool(
-            dsn, min_size=min_size, max_size=max_size, init=_init_connection, timeout=10
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            init=_init_connection,
+            reset=_keep_session,
+            timeout=10,
         )
     except (OSError, asyncpg.PostgresError) as exc:
         raise DatabaseUnavailable(
@@ -129,7 +146,11 @@ def load_migrations(namespace: str, directory: Path) -> list[Migration]:
 
 
 async def migrate(conn: asyncpg.Connection, migrations: list[Migration]) -> list[str]:
-    """Apply what is not applied yet; returns the names applied now."""
+    """Apply what is not applied yet; returns the names applied now.
+
+    Takes a session advisory lock: give it a connection that is closed afterwards or
+    not pooled (pooled connections are not reset on release), as prepare_database does.
+    """
     applied_now: list[str] = []
     await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK_KEY)
     try:
@@ -184,7 +205,10 @@ async def prepare_database(
     """Create the database if missing, migrate it, and open the pool."""
     await ensure_database(server_dsn, database)
     dsn = dsn_for_database(server_dsn, database)
-    pool = await create_pool(dsn, **pool_args)
-    async with pool.acquire() as conn:
+    # Its own connection: the session advisory lock ends with it, whatever happens.
+    conn = await _connect(dsn)
+    try:
         await migrate(conn, service_migrations(migrations_dir))
-    return pool
+    finally:
+        await conn.close()
+    return await create_pool(dsn, **pool_args)
