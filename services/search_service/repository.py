@@ -276,29 +276,67 @@ async def busy_for(
 
 
 # ------------------------------------------------------------------ the replica
+INVITATION_SELECT = """
+    SELECT i.invite_id, i.widget_id, i.center_ids, i.type, i.due_date, i.section,
+           i.reason, i.duration_minutes, i.modalities, i.instructions_template,
+           e.invitee_id, e.student_id, e.first_name, e.last_name, e.email,
+           (c.invite_id IS NOT NULL AND (cardinality(c.invitee_ids) = 0
+                OR e.invitee_id = ANY(c.invitee_ids))) AS cancelled,
+           s.status AS replica_status,
+           coalesce(sl.lists, '{}') AS lists,
+           ap.id AS appointment_id
+      FROM invitees e
+      JOIN invites i ON i.invite_id = e.invite_id
+      LEFT JOIN invite_cancellations c ON c.invite_id = e.invite_id
+      LEFT JOIN invitee_statuses s ON s.invitee_id = e.invitee_id
+      LEFT JOIN student_lists sl ON sl.student_id = e.student_id
+      LEFT JOIN appointments ap ON ap.invitee_id = e.invitee_id AND ap.status = 'active'
+"""
+
+
 async def invitation_by_token(conn: asyncpg.Connection, token_hash: str) -> Row | None:
+    return await conn.fetchrow(INVITATION_SELECT + " WHERE e.token_hash = $1", token_hash)
+
+
+async def booking_context(
+    conn: asyncpg.Connection, token_hash: str, availability_id: str
+) -> Row | None:
+    """Everything a booking checks, in one round trip (a read: it decides nothing alone).
+
+    One row: the link's columns (as ``invitation_by_token``; ``invitee_id`` is NULL for
+    an unknown token), ``link_centers`` (the invite's centers, all of them when it names
+    none, as JSON objects), ``rules`` (the duration rules' JSON), the availability's
+    columns (as ``AVAILABILITY_SELECT``; ``id`` is NULL when there is none; the names
+    do not clash with the link's) and ``busy``, its active appointments as ranges.
+    """
     return await conn.fetchrow(
-        """SELECT i.invite_id, i.widget_id, i.center_ids, i.type, i.due_date, i.section,
-                  i.reason, i.duration_minutes, i.modalities, i.instructions_template,
-                  e.invitee_id, e.student_id, e.first_name, e.last_name, e.email,
-                  (c.invite_id IS NOT NULL AND (cardinality(c.invitee_ids) = 0
-                       OR e.invitee_id = ANY(c.invitee_ids))) AS cancelled,
-                  s.status AS replica_status,
-                  coalesce(sl.lists, '{}') AS lists,
-                  ap.id AS appointment_id
-             FROM invitees e
-             JOIN invites i ON i.invite_id = e.invite_id
-             LEFT JOIN invite_cancellations c ON c.invite_id = e.invite_id
-             LEFT JOIN invitee_statuses s ON s.invitee_id = e.invitee_id
-             LEFT JOIN student_lists sl ON sl.student_id = e.student_id
-             LEFT JOIN appointments ap ON ap.invitee_id = e.invitee_id AND ap.status = 'active'
-            WHERE e.token_hash = $1""",
+        f"""WITH inv AS ({INVITATION_SELECT} WHERE e.token_hash = $1),
+                 av AS ({AVAILABILITY_SELECT} WHERE a.id = $2)
+            SELECT inv.*, av.*,
+                   (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                               'id', c.id, 'name', c.name, 'timezone', c.timezone,
+                               'slot_interval_minutes', c.slot_interval_minutes,
+                               'default_appointment_minutes', c.default_appointment_minutes)
+                               ORDER BY c.id), '[]')
+                      FROM centers c
+                     WHERE cardinality(inv.center_ids) = 0 OR c.id = ANY(inv.center_ids))
+                       AS link_centers,
+                   (SELECT rules FROM duration_rules) AS rules,
+                   ARRAY(SELECT tstzrange(p.starts_at, p.ends_at) FROM appointments p
+                          WHERE p.availability_id = $2 AND p.status = 'active') AS busy
+              FROM (SELECT) AS one
+              LEFT JOIN inv ON true
+              LEFT JOIN av ON true""",
         token_hash,
+        availability_id,
     )
 
 
 async def duration_rules(conn: asyncpg.Connection) -> list[DurationRule]:
-    rules = await conn.fetchval("SELECT rules FROM duration_rules")
+    return rules_of(await conn.fetchval("SELECT rules FROM duration_rules"))
+
+
+def rules_of(rules: list[Any] | None) -> list[DurationRule]:
     return [DurationRule.model_validate(r) for r in rules or []]
 
 

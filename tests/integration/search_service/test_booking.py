@@ -6,6 +6,8 @@ import asyncio
 from collections import Counter
 from datetime import date, datetime
 
+from services.search_service import repository as repo
+from services.search_service.api_invitations import NOT_FOUND
 from services.search_service.app import SPEC
 from tests.integration.search_service.helpers import (
     DAY,
@@ -344,3 +346,83 @@ async def test_invite_for_any_center_merges_centers_each_in_its_own_offset(setti
         ("Los Angeles", "2026-01-06T09:00:00-08:00"),
         ("New York", "2026-01-06T13:00:00-05:00"),
     ]
+
+
+def _interleave(monkeypatch, meanwhile) -> None:
+    """Run ``meanwhile`` right after the first booking's read, before it writes: the
+    read is then stale, as under a rush, and PostgreSQL must refuse the write."""
+    real = repo.booking_context
+    pending = [meanwhile]
+
+    async def stale_read(*args, **kwargs):
+        row = await real(*args, **kwargs)
+        if pending:
+            await pending.pop()()
+        return row
+
+    monkeypatch.setattr(repo, "booking_context", stale_read)
+
+
+async def test_a_slot_taken_after_the_check_is_refused_by_postgresql(
+    settings, start_service, monkeypatch
+):
+    client, _ = await start_service(SPEC, settings, clock())
+    center = await make_center(client)
+    avail = await make_availability(client, center, await make_consultant(client))
+    event, tokens = invite_event(2, center_ids=[center["id"]], duration_minutes=60)
+    await publish_invite(settings, client, event, tokens)
+    won = []
+
+    async def other_student_books() -> None:
+        won.append(await book(client, tokens[1], avail["id"], NINE))
+
+    _interleave(monkeypatch, other_student_books)
+    late = await book(client, tokens[0], avail["id"], NINE)
+    assert won[0].status == 201
+    assert late.status == 409
+    assert (await late.json())["detail"] == "That time was just taken. Please choose another."
+    assert await active_appointments(settings) == 1
+
+
+async def test_an_invitee_booked_after_the_check_is_refused_by_postgresql(
+    settings, start_service, monkeypatch
+):
+    client, _ = await start_service(SPEC, settings, clock())
+    center = await make_center(client)
+    consultant = await make_consultant(client)
+    first = await make_availability(client, center, consultant, "09:00", "10:00")
+    second = await make_availability(client, center, consultant, "13:00", "14:00")
+    event, tokens = invite_event(1, center_ids=[center["id"]], duration_minutes=60)
+    await publish_invite(settings, client, event, tokens)
+    won = []
+
+    async def same_student_books_elsewhere() -> None:
+        won.append(await book(client, tokens[0], second["id"], f"{DAY}T13:00:00-05:00"))
+
+    _interleave(monkeypatch, same_student_books_elsewhere)
+    late = await book(client, tokens[0], first["id"], NINE)
+    assert won[0].status == 201
+    assert late.status == 409
+    assert (await late.json())["detail"] == "You already have an appointment for this invite."
+    assert await active_appointments(settings) == 1
+
+
+async def test_refusals_keep_their_answers(settings, start_service):
+    client, _ = await start_service(SPEC, settings, clock())
+    center = await make_center(client)
+    avail = await make_availability(client, center, await make_consultant(client))
+    event, tokens = invite_event(2, center_ids=[center["id"]], duration_minutes=60)
+    await publish_invite(settings, client, event, tokens)
+
+    assert (await book(client, tokens[0], avail["id"], NINE)).status == 201
+    taken = await book(client, tokens[1], avail["id"], NINE)
+    assert taken.status == 409
+    assert (await taken.json())["detail"] == "That time was just taken. Please choose another."
+    again = await book(client, tokens[0], avail["id"], NINE)
+    assert again.status == 409
+    assert (await again.json())["detail"] == "You already have an appointment for this invite."
+    for token in ("not-a-token", "A" * 32):
+        unknown = await book(client, token, avail["id"], NINE)
+        assert unknown.status == 404
+        assert (await unknown.json())["detail"] == NOT_FOUND
+    assert await active_appointments(settings) == 1
