@@ -287,8 +287,19 @@ async def check(conn: asyncpg.Connection, bucket: str, policy: Policy) -> Decisi
     return decide(attempts, policy, now)
 
 
-async def record(conn: asyncpg.Connection, bucket: str) -> None:
-    await conn.execute("INSERT INTO rate_events (bucket) VALUES ($1)", bucket)
+async def record_and_check(conn: asyncpg.Connection, bucket: str, policy: Policy) -> Decision:
+    """Count one attempt and decide on the next, in one statement (one round trip)."""
+    rows = await conn.fetch(
+        """WITH added AS (INSERT INTO rate_events (bucket) VALUES ($1) RETURNING at)
+           SELECT at, clock_timestamp() AS now FROM rate_events
+            WHERE bucket = $1 AND at > clock_timestamp() - $2::interval
+           UNION ALL
+           SELECT at, clock_timestamp() FROM added""",
+        bucket,
+        policy.window,
+    )
+    # The statement's snapshot does not see its own insert: ``added`` brings it in.
+    return decide([r["at"] for r in rows], policy, rows[0]["now"])
 
 
 async def clear(conn: asyncpg.Connection, bucket: str) -> None:

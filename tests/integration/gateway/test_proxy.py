@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
+from typing import Any
 
 from aiohttp import web
 
+from services.gateway import repository as gateway_repo
 from services.gateway.auth import limits
 from services.gateway.domain.ratelimit import Policy
+from services.gateway.proxy import miss_watch
 from tests.integration.gateway.support import ADMIN, DEAD, create_user, login
+from tests.support.infra import eventually
 
 TOKEN = "A" * 32
 
@@ -147,3 +152,69 @@ async def test_token_guessing_is_limited_per_address(start_gateway, upstream):
     assert resp.status == 429
     assert (await client.get(f"/i/{TOKEN}", allow_redirects=False)).status == 429
     assert len(search.seen) == 3  # refused guesses never reach the service
+
+
+async def test_link_requests_from_an_address_without_misses_ask_no_database(
+    start_gateway, upstream, monkeypatch
+):
+    search = await upstream("search")
+    search.on("GET", f"/api/v1/invitations/{'B' * 32}", _unknown)
+    client, _ = await start_gateway(search_service_url=search.url)
+    calls: list[str] = []
+    for name in ("check", "record_and_check"):
+        real = getattr(gateway_repo, name)
+
+        async def counted(*args: Any, _real: Any = real, _name: str = name) -> Any:
+            calls.append(_name)
+            return await _real(*args)
+
+        monkeypatch.setattr(gateway_repo, name, counted)
+    for _ in range(5):
+        assert (await client.get(f"/api/v1/invitations/{TOKEN}")).status == 200
+    assert calls == []
+    assert (await client.get(f"/api/v1/invitations/{'B' * 32}")).status == 404
+
+    async def seen() -> list[str]:
+        return list(calls)
+
+    # Counted once the 404 has gone out.
+    await eventually(seen, lambda c: c == ["record_and_check"], message="miss counted")
+    # Having missed, the address is checked (other copies may have counted more).
+    assert (await client.get(f"/api/v1/invitations/{TOKEN}")).status == 200
+    assert calls == ["record_and_check", "check"]
+
+
+async def test_a_guesser_limited_on_one_copy_gets_one_guess_on_another(start_gateway, upstream):
+    search = await upstream("search")
+    for i in range(5):
+        search.on("GET", f"/api/v1/invitations/{'B' * 31}{i}", _unknown)
+    first, first_runtime = await start_gateway(search_service_url=search.url)
+    second, second_runtime = await start_gateway(search_service_url=search.url)
+    for runtime in (first_runtime, second_runtime):
+        limits(runtime).link_guesses = Policy("link404", 3, timedelta(minutes=1))
+    for i in range(3):
+        assert (await first.get(f"/api/v1/invitations/{'B' * 31}{i}")).status == 404
+    await _refusing(first_runtime)
+    assert (await first.get(f"/api/v1/invitations/{'B' * 31}3")).status == 429
+    # The other copy has not seen this address miss: one guess, counted in the database...
+    assert (await second.get(f"/api/v1/invitations/{'B' * 31}3")).status == 404
+    # ...which says the address is over its limit.
+    await _refusing(second_runtime)
+    assert (await second.get(f"/api/v1/invitations/{'B' * 31}4")).status == 429
+    assert (await second.get(f"/api/v1/invitations/{TOKEN}")).status == 429
+    assert (await first.get(f"/api/v1/invitations/{TOKEN}")).status == 429
+    assert len(search.seen) == 4
+
+
+async def _refusing(runtime: Any) -> None:
+    """Misses are counted after the 404 has gone out: wait until this copy refuses."""
+    bucket = limits(runtime).link_guesses.bucket("127.0.0.1")
+
+    async def wait() -> int | None:
+        return miss_watch(runtime).wait(bucket, time.monotonic())
+
+    await eventually(wait, lambda w: w is not None and w > 0, message="address refused")
+
+
+async def _unknown(request: web.Request) -> web.StreamResponse:
+    return web.json_response({"detail": "not found"}, status=404)
