@@ -27,7 +27,7 @@ from aiohttp import web
 from shared import metrics
 from shared.auth import IDENTITY_HEADER, Identity, sign_identity
 from shared.bus.consumer import Consumer, Handler
-from shared.bus.outbox import OutboxRelay, outbox_lag
+from shared.bus.outbox import Listener, OutboxRelay, outbox_lag
 from shared.bus.topology import (
     SUBSCRIPTIONS,
     ServiceTopology,
@@ -69,11 +69,23 @@ class Runtime:
     consumer: Consumer | None = None
     http: aiohttp.ClientSession | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    listeners: dict[str, Listener] = field(default_factory=dict)
 
     @property
     def db(self) -> asyncpg.Pool:
         assert self.pool is not None, "the database pool is not open"
         return self.pool
+
+    def listen(
+        self, channel: str, on_payload: Callable[[str], None], on_listening: Callable[[bool], None]
+    ) -> None:
+        """Hear a NOTIFY channel of the service's database on the relay's LISTEN connection.
+
+        ``on_listening(True)`` once listening (notifications sent before may have been
+        missed), ``False`` when the connection is lost. Register while building the app.
+        """
+        assert self.relay is None, "listeners are registered before the service starts"
+        self.listeners[channel] = (on_payload, on_listening)
 
     def wake_relay(self) -> None:
         if self.relay is not None:
@@ -230,6 +242,7 @@ async def _open_broker(
         batch_size=settings.outbox_batch_size,
         poll_seconds=settings.outbox_poll_seconds,
         publish_timeout=settings.bus_publish_timeout_seconds,
+        listeners=runtime.listeners,
     )
     runtime.relay.start()
     stack.push_async_callback(runtime.relay.stop)

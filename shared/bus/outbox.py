@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import aio_pika
@@ -27,6 +27,11 @@ from shared.events import dump_event
 log = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "outbox_pending"
+
+# Another NOTIFY channel heard on the relay's LISTEN connection: called with each
+# payload, and with True once listening (anything sent before may have been missed)
+# and False when the connection is lost.
+Listener = tuple[Callable[[str], None], Callable[[bool], None]]
 
 
 async def add_to_outbox(conn: asyncpg.Connection, events: Iterable[Any]) -> int:
@@ -53,8 +58,10 @@ class OutboxRelay:
         batch_size: int = 200,
         poll_seconds: float = 1.0,
         publish_timeout: float = 10.0,
+        listeners: Mapping[str, Listener] | None = None,
     ) -> None:
         self._pool = pool
+        self._listeners = dict(listeners or {})
         self._dsn = dsn
         self._exchange_getter = exchange_getter
         self._service = service
@@ -88,19 +95,27 @@ class OutboxRelay:
             try:
                 conn = await asyncpg.connect(self._dsn, timeout=10)
                 await conn.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
+                for channel, (on_payload, _) in self._listeners.items():
+                    await conn.add_listener(channel, lambda *a, f=on_payload: f(a[3]))
                 closed = asyncio.Event()
                 conn.add_termination_listener(lambda *_, done=closed: done.set())
                 self._wake.set()  # catch up on anything written while not listening
+                self._tell_listening(True)
                 await closed.wait()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning("outbox listener lost; polling meanwhile", extra={"error": str(exc)})
             finally:
+                self._tell_listening(False)
                 if conn is not None and not conn.is_closed():
                     with contextlib.suppress(Exception):
                         await conn.close()
             await asyncio.sleep(self._poll_seconds)
+
+    def _tell_listening(self, listening: bool) -> None:
+        for _, on_listening in self._listeners.values():
+            on_listening(listening)
 
     async def _run(self) -> None:
         backoff = 0.2
