@@ -24,6 +24,12 @@ from services.search_service import repository as repo
 from services.search_service.domain.duration import BookedDuration, booked_duration
 from services.search_service.domain.links import link_status
 from services.search_service.domain.model import Center, Restrictions, Slot
+from services.search_service.domain.slot_key import (
+    accepts_gzip,
+    center_plan,
+    next_minute,
+    slots_key,
+)
 from services.search_service.domain.slots import SearchInput, search_slots
 from services.search_service.domain.window import (
     Bound,
@@ -41,9 +47,11 @@ from services.search_service.models import (
     SectionView,
     SlotsQuery,
 )
+from services.search_service.slot_cache import Answer, SlotCache, encode, respond, slot_cache
 from shared.errors import Problem, field_problem
+from shared.events import DurationRule
 from shared.http import identity, json_response, parse_query
-from shared.runtime import RUNTIME
+from shared.runtime import RUNTIME, Runtime
 from shared.templates import TemplateProblem, invite_email_context, render
 from shared.tokens import hash_token, link_for, looks_like_token
 
@@ -91,7 +99,11 @@ async def resolve(conn: asyncpg.Connection, token: str, now: datetime) -> Invita
     if row is None:
         raise _not_found()
     center_ids = list(row["center_ids"] or ())
-    centers = await repo.centers(conn, center_ids or None)
+    return open_link(row, await repo.centers(conn, center_ids or None), now)
+
+
+def open_link(row: Any, centers: dict[str, Center], now: datetime) -> Invitation:
+    """The invitation of a link's row, or the same 404 as an unknown link when closed."""
     status = link_status(
         cancelled=bool(row["cancelled"]),
         replica_status=row["replica_status"],
@@ -103,6 +115,20 @@ async def resolve(conn: asyncpg.Connection, token: str, now: datetime) -> Invita
     if status in ("cancelled", "expired"):
         raise _not_found()
     return Invitation(row, restrictions_of(row), status, centers)
+
+
+async def resolve_link(
+    conn: asyncpg.Connection, cache: SlotCache, token: str, now: datetime
+) -> tuple[Invitation, list[DurationRule]]:
+    """``resolve`` plus the duration rules in one round trip: the link's row is read,
+    centers and rules come from the cache's directory (read only after a change)."""
+    if not looks_like_token(token):
+        raise _not_found()
+    row = await repo.invitation_by_token(conn, hash_token(token))
+    if row is None:
+        raise _not_found()
+    directory = await cache.directory(conn)
+    return open_link(row, directory.centers_of(row["center_ids"]), now), directory.rules
 
 
 def duration_for(inv: Invitation, center: Center, rules: list[Any]) -> BookedDuration:
@@ -121,8 +147,7 @@ async def get_invitation(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     token = request.match_info["token"]
     async with runtime.db.acquire() as conn:
-        inv = await resolve(conn, token, runtime.clock.now())
-        rules = await repo.duration_rules(conn)
+        inv, rules = await resolve_link(conn, slot_cache(request), token, runtime.clock.now())
     row = inv.row
     # The duration the student will book; the same at every center unless the invite
     # leaves it to each center's default, then it is shown only when all agree.
@@ -201,44 +226,71 @@ def window_for(
 
 
 async def get_slots(request: web.Request) -> web.Response:
+    """Every slot of the window at once, the same for every invitee of the invite.
+
+    One query resolves the link; the answer is the cache's (domain/slot_key.py says
+    what it is keyed on), computed from the database only when it is not there.
+    """
     identity(request)
     runtime = request.app[RUNTIME]
     q = parse_query(request, SlotsQuery)
     start, end = parse_window_bounds(q)
     now = runtime.clock.now()
+    cache = slot_cache(request)
     async with runtime.db.acquire() as conn:
-        inv = await resolve(conn, request.match_info["token"], now)
-        # The window is checked even when no center is known yet.
-        window_for(start, end, ZoneInfo("UTC"), now, inv)
-        rules = await repo.duration_rules(conn)
-        plans: dict[str, tuple[Center, SearchInput]] = {}
-        for center in inv.centers.values():
-            tz = ZoneInfo(center.timezone)
-            plans[center.id] = (
-                center,
-                SearchInput(
-                    restrictions=inv.restrictions,
-                    interval_minutes=center.slot_interval_minutes,
-                    duration_minutes=duration_for(inv, center, rules).minutes,
-                    timezone=tz,
-                    window=window_for(start, end, tz, now, inv),
-                    now=now,
-                ),
+        inv, rules = await resolve_link(conn, cache, request.match_info["token"], now)
+    # The window is checked even when no center is known yet.
+    window_for(start, end, ZoneInfo("UTC"), now, inv)
+    # Slots as of the next whole minute: never a start before now, and one answer
+    # serves everyone asking during this minute.
+    as_of = next_minute(now)
+    plans: dict[str, SearchInput] = {}
+    for center in inv.centers.values():
+        tz = ZoneInfo(center.timezone)
+        plans[center.id] = SearchInput(
+            restrictions=inv.restrictions,
+            interval_minutes=center.slot_interval_minutes,
+            duration_minutes=duration_for(inv, center, rules).minutes,
+            timezone=tz,
+            window=window_for(start, end, tz, now, inv),
+            now=as_of,
+        )
+    if not plans:
+        return json_response({"items": []})
+    key = slots_key(
+        now,
+        inv.restrictions,
+        (
+            center_plan(
+                center_id=cid,
+                name=inv.centers[cid].name,
+                timezone=inv.centers[cid].timezone,
+                interval_minutes=plan.interval_minutes,
+                duration_minutes=plan.duration_minutes,
+                window=plan.window,
             )
-        if not plans:
-            return json_response({"items": []})
-        centers = {cid: center for cid, (center, _) in plans.items()}
-        r = inv.restrictions
+            for cid, plan in plans.items()
+        ),
+    )
+    answer = await cache.get(key, lambda: _compute(runtime, inv, plans))
+    return respond(answer, accepts_gzip(request.headers.get("Accept-Encoding")))
+
+
+async def _compute(runtime: Runtime, inv: Invitation, plans: dict[str, SearchInput]) -> Answer:
+    """The answer from the database: the usable blocks, their appointments, the slots."""
+    r = inv.restrictions
+    as_of = next(iter(plans.values())).now
+    async with runtime.db.acquire() as conn:
         rows = await repo.search_availabilities(
             conn,
             center_ids=list(plans),
-            start=max(min(p.window.start for _, p in plans.values()), now),
-            end=max(p.window.end for _, p in plans.values()),
+            start=max(min(p.window.start for p in plans.values()), as_of),
+            end=max(p.window.end for p in plans.values()),
             modalities=sorted(r.modalities),
             kinds=sorted(r.kinds),
             section_id=r.section_id,
             reason_id=r.reason_id,
-            min_minutes=min(p.duration_minutes for _, p in plans.values()),
+            min_minutes=min(p.duration_minutes for p in plans.values()),
         )
         busy = await repo.busy_for(conn, [row["id"] for row in rows])
     by_center: dict[str, list[Any]] = {}
@@ -246,15 +298,17 @@ async def get_slots(request: web.Request) -> web.Response:
     for row in rows:
         by_center.setdefault(row["center_id"], []).append(repo.availability_of(row))
         info[row["id"]] = row
-    per_center = [search_slots(blocks, busy, plans[cid][1]) for cid, blocks in by_center.items()]
+    # Centers in id order, so ties in time come out the same way every time.
+    per_center = [search_slots(by_center[cid], busy, plans[cid]) for cid in sorted(by_center)]
     # Each center's slots are in time order already; merging keeps the whole in order.
-    ordered = (
-        per_center[0]
+    ordered: list[Slot] = (
+        []
+        if not per_center
+        else per_center[0]
         if len(per_center) == 1
         else list(heapq.merge(*per_center, key=attrgetter("starts_at")))
     )
-    text = render_slots(ordered, info, {cid: plan for cid, (_, plan) in plans.items()}, centers)
-    return web.Response(text=text, content_type="application/json")
+    return await encode(render_slots(ordered, info, plans, inv.centers))
 
 
 def render_slots(
