@@ -1,9 +1,9 @@
 """Calls to the services: copies taken round-robin, a refusing copy skipped, streaming both ways.
 
 ``forward`` relays a browser/API request unchanged (method, path, query, body,
-content type, correlation id) with a freshly signed identity and streams the
-answer back; ``call`` is the same path for the gateway's own pages, returning
-parsed JSON.
+content type, accepted encodings, correlation id) with a freshly signed identity and
+streams the answer back as its bytes came (a gzip body stays compressed); ``call`` is
+the same path for the gateway's own pages, returning parsed JSON.
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ _RESPONSE_HEADERS = (
     "Retry-After",
     "Content-Language",
     "Content-Security-Policy",
+    "Content-Encoding",
+    "Vary",
 )
 
 SERVICE_LABELS = {
@@ -90,6 +92,8 @@ async def _open(
     path_qs: str,
     headers: dict[str, str],
     data: Any,
+    *,
+    auto_decompress: bool = True,
 ) -> aiohttp.ClientResponse:
     """The first copy that accepts the connection answers; 503 when none does."""
     assert runtime.http is not None
@@ -102,6 +106,7 @@ async def _open(
                 data=data,
                 allow_redirects=False,
                 timeout=TIMEOUT,
+                auto_decompress=auto_decompress,
             )
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
             # Refused before anything was sent: the body stream is still unread.
@@ -141,9 +146,18 @@ async def forward(
 ) -> web.StreamResponse:
     runtime = request.app[RUNTIME]
     headers = _outgoing_headers(runtime, identity, request.headers)
+    # The client's own encodings (the service may answer gzip, passed through as it
+    # is); without any, identity, or the client session would ask for gzip itself.
+    headers["Accept-Encoding"] = request.headers.get("Accept-Encoding") or "identity"
     data = request.content if request.body_exists else None
     upstream = await _open(
-        runtime, service, request.method, path_qs or request.raw_path, headers, data
+        runtime,
+        service,
+        request.method,
+        path_qs or request.raw_path,
+        headers,
+        data,
+        auto_decompress=False,
     )
     async with upstream:
         response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
@@ -154,8 +168,8 @@ async def forward(
         if cid:
             response.headers[CORRELATION_HEADER] = cid
         response.headers["X-Content-Type-Options"] = "nosniff"
-        # The client session decompresses, so a length is only kept for identity bodies.
-        if upstream.content_length is not None and "Content-Encoding" not in upstream.headers:
+        # The bytes pass as they came (not decompressed), so their length holds.
+        if upstream.content_length is not None:
             response.content_length = upstream.content_length
         await response.prepare(request)
         try:
