@@ -11,6 +11,7 @@ own process. The raw baseline: the same client and concurrency against
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 from dataclasses import dataclass
@@ -37,7 +38,8 @@ class World:
     availability_ids: list[str]
     week: tuple[date, date]
     slots: int
-    body_bytes: int
+    body_bytes: int  # one answer as JSON
+    gzip_bytes: int  # the same answer as sent to a browser (Content-Encoding: gzip)
     seed_s: float
 
 
@@ -71,15 +73,28 @@ async def prepare(bench: Bench, consultants: int, weeks: int, students: int) -> 
     # The week in the middle of the semester.
     monday = first_monday + timedelta(weeks=weeks // 2)
     week = (monday, monday + timedelta(days=4))
+    url = f"/api/v1/invitations/{tokens[0]}/slots"
+    params = {"from": str(week[0]), "to": str(week[1])}
     async with admin.session.get(
-        f"/api/v1/invitations/{tokens[0]}/slots", params={"from": str(week[0]), "to": str(week[1])}
+        url, params=params, headers={"Accept-Encoding": "identity"}
     ) as resp:
         assert resp.status == 200, await resp.text()
         raw = await resp.read()
+    async with admin.session.get(
+        url, params=params, headers={"Accept-Encoding": "gzip"}, auto_decompress=False
+    ) as resp:
+        assert resp.status == 200, await resp.text()
+        packed = await resp.read()
+        encoding = resp.headers.get("Content-Encoding", "identity")
+    # The compressed answer is the same answer.
+    assert (gzip.decompress(packed) if encoding == "gzip" else packed) == raw
     slots = len(json.loads(raw)["items"])
     seed_s = time.monotonic() - started
-    log(f"search: semester seeded in {seed_s:.1f}s; one week = {slots} slots")
-    return World(tokens, availability_ids, week, slots, len(raw), seed_s)
+    log(
+        f"search: semester seeded in {seed_s:.1f}s; one week = {slots} slots, "
+        f"{len(raw) / 1024:,.0f} KiB as JSON, {len(packed) / 1024:,.0f} KiB as sent ({encoding})"
+    )
+    return World(tokens, availability_ids, week, slots, len(raw), len(packed), seed_s)
 
 
 async def run_rep(
@@ -118,7 +133,9 @@ async def run_rep(
     system["search_service_p95_ms"] = percentile(served, 95)
     system["gateway_p50_ms"] = percentile(gateway, 50)
     system["gateway_p95_ms"] = percentile(gateway, 95)
+    # Over the wire (gzip when the client accepts it, as the load generator does).
     system["bytes_per_response"] = system["bytes"] / system["count"] if system["count"] else 0
+    system["uncompressed_bytes_per_response"] = world.body_bytes
     await bench.settle()
     async with raw_app(bench.dsn("search_service"), bench.pool_max) as url:
         with cpu_usage(bench) as raw_cores:
@@ -170,7 +187,8 @@ async def scenario(
         log(
             f"search #{n + 1}: {s['throughput']:.1f} req/s p50 {s['p50_ms']:.0f} ms "
             f"p95 {s['p95_ms']:.0f} ms (search_service p50 {s['search_service_p50_ms']:.0f} ms) "
-            f"statuses {s['statuses']}; raw {r['throughput']:.0f} req/s p95 {r['p95_ms']:.1f} ms "
+            f"statuses {s['statuses']}, {s['bytes_per_response'] / 1024:,.0f} KiB per answer "
+            f"{s.get('encodings')}; raw {r['throughput']:.0f} req/s p95 {r['p95_ms']:.1f} ms "
             f"→ {rep['throughput_ratio']:.1%}; one client alone: "
             f"p50 {s['single_client_p50_ms']:.0f} ms p95 {s['single_client_p95_ms']:.0f} ms\n"
             f"    system {cpu_text(s['cpu_cores'])}\n    raw {cpu_text(r['cpu_cores'])}"
