@@ -66,3 +66,22 @@ async def test_student_page_reads_a_gzip_answer(start_gateway, upstream):
     page = await client.get(f"/invitations/{TOKEN}")
     assert page.status == 200 and "Wed 02 Jan 2030" in await page.text()
     assert "gzip" in search.seen[-1].headers["Accept-Encoding"]
+
+
+async def test_an_answer_cut_short_is_a_503_not_a_truncated_200(start_gateway, upstream):
+    search = await upstream("search")
+
+    async def cut_short(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+        resp.content_length = 10_000
+        await resp.prepare(request)
+        await resp.write(b'{"items": [')
+        assert request.transport is not None
+        request.transport.close()  # the copy dies mid-answer
+        return resp
+
+    search.on("GET", SLOTS_PATH, cut_short)
+    client, _ = await start_gateway(search_service_url=search.url)
+    resp = await client.get(SLOTS_PATH)
+    assert resp.status == 503
+    assert (await resp.json())["service"] == "search_service"
