@@ -230,6 +230,16 @@ class EmailSent(Payload):
     sent_at: datetime
 
 
+class EmailBatchSent(Payload):
+    """Emails one notify transaction recorded as sent: one event per batch, not per email.
+
+    Consumers apply the whole list in one transaction (``email.sent`` is still
+    accepted, for messages already queued when a producer was upgraded).
+    """
+
+    emails: list[EmailSent] = Field(min_length=1)
+
+
 class EmailFailed(Payload):
     message_id: str
     kind: EmailKind
@@ -295,6 +305,7 @@ EVENT_PAYLOADS: dict[str, type[Payload]] = {
     "appointment.cancelled": AppointmentCancelled,
     "appointment.attendance_marked": AttendanceMarked,
     "email.sent": EmailSent,
+    "email.batch_sent": EmailBatchSent,
     "email.failed": EmailFailed,
     "report.delivery_requested": ReportDeliveryRequested,
 }

@@ -8,7 +8,7 @@ order or twice under different ids (see the repository functions they call).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import asyncpg
@@ -42,11 +42,22 @@ async def on_appointment_cancelled(conn: asyncpg.Connection, event: Any) -> None
 
 
 async def on_email_sent(conn: asyncpg.Connection, event: Any) -> None:
-    p = event.payload
-    invitee_id = repo.as_uuid(p.invitee_id) if p.invitee_id else None
-    if invitee_id is None or p.kind not in ("instructions", "reminder"):
-        return  # confirmations and report emails change nothing here
-    await repo.record_email_sent(conn, invitee_id, p.message_id, p.kind, p.sent_at)
+    """The per-email event of earlier notify versions (still accepted while queued ones drain)."""
+    await repo.record_emails_sent(conn, _receipts([event.payload]))
+
+
+async def on_email_batch_sent(conn: asyncpg.Connection, event: Any) -> None:
+    await repo.record_emails_sent(conn, _receipts(event.payload.emails))
+
+
+def _receipts(emails: Iterable[Any]) -> list[repo.EmailReceipt]:
+    receipts = []
+    for p in emails:
+        invitee_id = repo.as_uuid(p.invitee_id) if p.invitee_id else None
+        if invitee_id is None or p.kind not in ("instructions", "reminder"):
+            continue  # confirmations and report emails change nothing here
+        receipts.append(repo.EmailReceipt(invitee_id, p.message_id, p.kind, p.sent_at))
+    return receipts
 
 
 async def on_email_failed(conn: asyncpg.Connection, event: Any) -> None:
@@ -73,6 +84,7 @@ def handlers(runtime: Runtime) -> Mapping[str, Handler]:
         "appointment.booked": on_appointment_booked,
         "appointment.cancelled": on_appointment_cancelled,
         "email.sent": on_email_sent,
+        "email.batch_sent": on_email_batch_sent,
         "email.failed": on_email_failed,
         "center.upserted": on_center_upserted,
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -571,32 +572,54 @@ async def record_appointment_cancelled(
     return result != "UPDATE 0"
 
 
-async def record_email_sent(
-    conn: asyncpg.Connection, invitee_id: uuid.UUID, message_id: str, kind: str, sent_at: datetime
-) -> bool:
-    first_time = await conn.fetchval(
-        """INSERT INTO email_receipts (message_id, invitee_id, kind) VALUES ($1, $2, $3)
-           ON CONFLICT (message_id) DO NOTHING RETURNING true""",
-        message_id,
-        invitee_id,
-        kind,
+@dataclass(frozen=True)
+class EmailReceipt:
+    """An instruction or reminder email notify reported as sent."""
+
+    invitee_id: uuid.UUID
+    message_id: str
+    kind: str
+    sent_at: datetime
+
+
+async def record_emails_sent(conn: asyncpg.Connection, receipts: Sequence[EmailReceipt]) -> int:
+    """Count sent emails, each message once whatever the events; returns how many were new.
+
+    One statement for a whole batch: the receipts not seen before update their
+    invitees (first instructions time, reminders count).
+    """
+    unique = list({r.message_id: r for r in receipts}.values())
+    if not unique:
+        return 0
+    counted: int = await conn.fetchval(
+        """WITH batch AS (
+               SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::timestamptz[])
+                   AS b(message_id, invitee_id, kind, sent_at)),
+           new AS (
+               INSERT INTO email_receipts (message_id, invitee_id, kind)
+               SELECT message_id, invitee_id, kind FROM batch
+               ON CONFLICT (message_id) DO NOTHING
+               RETURNING message_id),
+           per_invitee AS (
+               SELECT b.invitee_id,
+                      -- the first time instructions went out, whatever order events come in
+                      min(b.sent_at) FILTER (WHERE b.kind = 'instructions') AS instructions_at,
+                      count(*) FILTER (WHERE b.kind = 'reminder') AS reminders
+               FROM batch b JOIN new USING (message_id)
+               GROUP BY b.invitee_id),
+           updated AS (
+               UPDATE invitees i
+               SET instructions_sent_at = LEAST(i.instructions_sent_at, p.instructions_at),
+                   reminders_sent = i.reminders_sent + p.reminders
+               FROM per_invitee p WHERE i.invitee_id = p.invitee_id
+               RETURNING 1)
+           SELECT count(*) FROM new""",
+        [r.message_id for r in unique],
+        [r.invitee_id for r in unique],
+        [r.kind for r in unique],
+        [r.sent_at for r in unique],
     )
-    if not first_time:
-        return False
-    if kind == "instructions":
-        # LEAST ignores NULL: the first time it was sent, whatever order the events come in.
-        await conn.execute(
-            """UPDATE invitees SET instructions_sent_at = LEAST(instructions_sent_at, $2)
-               WHERE invitee_id = $1""",
-            invitee_id,
-            sent_at,
-        )
-    elif kind == "reminder":
-        await conn.execute(
-            "UPDATE invitees SET reminders_sent = reminders_sent + 1 WHERE invitee_id = $1",
-            invitee_id,
-        )
-    return True
+    return counted
 
 
 async def record_email_failed(

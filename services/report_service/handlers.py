@@ -93,34 +93,40 @@ async def _attendance(conn: asyncpg.Connection, event: Any) -> None:
 
 
 async def _email(conn: asyncpg.Connection, event: Any) -> None:
-    p = event.payload
+    """email.sent / email.failed: one email."""
     sent = event.type == "email.sent"
-    outcome = "sent" if sent else "failed"
-    at = p.sent_at if sent else p.failed_at
-    error = None if sent else p.error
-    if p.delivery_id:
-        await repo.record_delivery_email(
-            conn,
-            message_id=p.message_id,
-            delivery_id=p.delivery_id,
-            outcome=outcome,
-            error=error,
-            permanent=False if sent else p.permanent,
-            at=at,
-            version=_version(event),
-        )
-    if p.invitee_id:
-        await repo.record_invitee_email(
-            conn,
-            message_id=p.message_id,
-            invitee_id=p.invitee_id,
-            invite_id=p.invite_id,
-            kind=p.kind,
-            outcome=outcome,
-            error=error,
-            at=at,
-            version=_version(event),
-        )
+    await _emails(conn, [(event.payload, sent)], _version(event))
+
+
+async def _email_batch(conn: asyncpg.Connection, event: Any) -> None:
+    """email.batch_sent: every email of the batch in this one transaction."""
+    await _emails(conn, [(p, True) for p in event.payload.emails], _version(event))
+
+
+async def _emails(
+    conn: asyncpg.Connection, emails: list[tuple[Any, bool]], version: Version
+) -> None:
+    facts: list[repo.EmailFact] = []
+    for p, sent in emails:
+        outcome = "sent" if sent else "failed"
+        at = p.sent_at if sent else p.failed_at
+        error = None if sent else p.error
+        if p.delivery_id:
+            await repo.record_delivery_email(
+                conn,
+                message_id=p.message_id,
+                delivery_id=p.delivery_id,
+                outcome=outcome,
+                error=error,
+                permanent=False if sent else p.permanent,
+                at=at,
+                version=version,
+            )
+        if p.invitee_id:
+            facts.append(
+                repo.EmailFact(p.message_id, p.invitee_id, p.invite_id, p.kind, outcome, error, at)
+            )
+    await repo.record_invitee_emails(conn, facts, version)
 
 
 APPLY: dict[str, Apply] = {
@@ -138,6 +144,7 @@ APPLY: dict[str, Apply] = {
     "appointment.cancelled": _appointment_cancelled,
     "appointment.attendance_marked": _attendance,
     "email.sent": _email,
+    "email.batch_sent": _email_batch,
     "email.failed": _email,
 }
 

@@ -405,44 +405,60 @@ async def record_attendance(conn: asyncpg.Connection, p: Any, version: Version) 
 
 
 # ------------------------------------------------------------------ emails
-async def record_invitee_email(
-    conn: asyncpg.Connection,
-    *,
-    message_id: str,
-    invitee_id: str,
-    invite_id: str | None,
-    kind: str,
-    outcome: str,
-    error: str | None,
-    at: datetime,
-    version: Version,
+@dataclass(frozen=True)
+class EmailFact:
+    """What notify said about one email of an invitee."""
+
+    message_id: str
+    invitee_id: str
+    invite_id: str | None
+    kind: str
+    outcome: str
+    error: str | None
+    at: datetime
+
+
+async def record_invitee_emails(
+    conn: asyncpg.Connection, facts: Sequence[EmailFact], version: Version
 ) -> None:
-    # Lock the invitee's row FIRST: the consumer runs messages concurrently, and
-    # the recompute below must see every fact committed by a competing
-    # transaction (under READ COMMITTED each statement takes a fresh snapshot
-    # once the lock is ours).
+    """Per-message facts of one event (one email, or a batch), in three statements."""
+    by_message = {f.message_id: f for f in facts}
+    if not by_message:
+        return
+    facts = list(by_message.values())
+    invites: dict[str, str | None] = {}
+    for f in facts:
+        invites[f.invitee_id] = invites.get(f.invitee_id) or f.invite_id
+    invitee_ids = sorted(invites)
+    # Lock the invitees' rows FIRST, in one order (no deadlock between batches):
+    # the consumer runs messages concurrently, and the recompute below must see
+    # every fact committed by a competing transaction (under READ COMMITTED each
+    # statement takes a fresh snapshot once the lock is ours).
     await conn.execute(
-        """INSERT INTO invitee_rows(invitee_id, invite_id) VALUES ($1, $2)
+        """INSERT INTO invitee_rows(invitee_id, invite_id)
+           SELECT * FROM unnest($1::text[], $2::text[]) ORDER BY 1
            ON CONFLICT (invitee_id) DO UPDATE SET
                invite_id = COALESCE(invitee_rows.invite_id, EXCLUDED.invite_id)""",
-        invitee_id,
-        invite_id,
+        invitee_ids,
+        [invites[i] for i in invitee_ids],
     )
     await conn.execute(
         """INSERT INTO invitee_emails(message_id, invitee_id, kind, outcome, error, at,
                                       version_at, version_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+           SELECT u.*, $7::timestamptz, $8::uuid
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                       $6::timestamptz[]) AS u
            ON CONFLICT (message_id) DO UPDATE SET
                outcome = EXCLUDED.outcome, error = EXCLUDED.error, at = EXCLUDED.at,
                version_at = EXCLUDED.version_at, version_id = EXCLUDED.version_id
            WHERE (invitee_emails.version_at, invitee_emails.version_id)
                  < (EXCLUDED.version_at, EXCLUDED.version_id)""",
-        message_id,
-        invitee_id,
-        kind,
-        outcome,
-        error,
-        at,
+        [f.message_id for f in facts],
+        [f.invitee_id for f in facts],
+        [f.kind for f in facts],
+        [f.outcome for f in facts],
+        [f.error for f in facts],
+        [f.at for f in facts],
         *_v(version),
     )
     # Recomputed from the per-message facts: the same set gives the same stats.
@@ -457,8 +473,8 @@ async def record_invitee_email(
                last_email_error = (SELECT CASE WHEN e.outcome = 'failed' THEN e.error END
                    FROM invitee_emails e WHERE e.invitee_id = r.invitee_id
                    ORDER BY e.at DESC, e.message_id DESC LIMIT 1)
-           WHERE r.invitee_id = $1""",
-        invitee_id,
+           WHERE r.invitee_id = ANY($1::text[])""",
+        invitee_ids,
     )
 
 

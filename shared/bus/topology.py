@@ -24,6 +24,7 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
         "appointment.booked",
         "appointment.cancelled",
         "email.sent",
+        "email.batch_sent",
         "email.failed",
         "center.upserted",
     ),

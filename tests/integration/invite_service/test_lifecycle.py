@@ -13,6 +13,7 @@ from shared.events import (
     CenterRef,
     CenterUpserted,
     ConsultantRef,
+    EmailBatchSent,
     EmailFailed,
     EmailSent,
     make_event,
@@ -144,6 +145,43 @@ async def test_email_delivery_facts(invites):
     assert datetime.fromisoformat(state["instructions_sent_at"]) == first
     assert "550 mailbox unavailable" in state["last_delivery_error"]
     assert "reminder" in state["last_delivery_error"]
+
+
+async def test_email_batches_count_each_message_once(invites):
+    created = await ok(await invites.invite(), 201)
+    invite_id = created["id"]
+    v1, v2 = created["invitees"][0]["id"], created["invitees"][1]["id"]
+    first, later = NOW, NOW + timedelta(hours=1)
+
+    def email(invitee: str, kind: str, message_id: str, at: datetime, sequence: int = 0):
+        return EmailSent(message_id=message_id, kind=kind, sequence=sequence, invitee_id=invitee,
+                         invite_id=invite_id, sent_at=at)  # fmt: skip
+
+    def batch(*emails: EmailSent):
+        payload = EmailBatchSent(emails=list(emails))
+        return make_event("email.batch_sent", payload, producer="notify_service")
+
+    await publish_events(
+        invites.settings,
+        batch(
+            email(v1, "instructions", "b1", later),
+            email(v1, "instructions", "b1", later),  # twice in one batch
+            email(v2, "instructions", "b2", later),
+            email(v1, "reminder", "b3", later, 1),
+            email(v2, "confirmation", "b4", later),
+        ),
+        # A later batch repeating a message, and an earlier send arriving late.
+        batch(email(v1, "reminder", "b3", later, 1), email(v1, "instructions", "b0", first)),
+        # The per-email event of an older notify is still counted.
+        make_event("email.sent", email(v1, "reminder", "b5", later, 2), producer="notify_service"),
+    )
+    await eventually(lambda: inbox_size(invites), lambda n: n == 3)
+    one = await invitee_state(invites, invite_id, v1)
+    two = await invitee_state(invites, invite_id, v2)
+    assert one["reminders_sent"] == 2
+    assert datetime.fromisoformat(one["instructions_sent_at"]) == first
+    assert two["reminders_sent"] == 0
+    assert datetime.fromisoformat(two["instructions_sent_at"]) == later
 
 
 async def test_cancel_stops_the_invite_and_emits(invites):

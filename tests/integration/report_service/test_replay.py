@@ -14,6 +14,7 @@ from services.report_service.app import SPEC
 from services.report_service.handlers import apply_event
 from services.report_service.rebuild import rebuild
 from services.report_service.repository import STORE_TABLES, truncate_store
+from shared.events import EmailBatchSent, EmailSent, make_event
 from tests.integration.report_service.conftest import wait_logged
 from tests.integration.report_service.scenario import scenario_events
 from tests.support.infra import publish_events, service_db
@@ -152,3 +153,35 @@ async def test_rebuild_command_line(settings, start_service):
         assert await snapshot(conn) == before
     finally:
         await conn.close()
+
+
+async def test_a_batch_of_sent_emails_counts_like_the_single_events(settings, start_service):
+    _, runtime = await start_service(SPEC, settings)
+    events = scenario_events()
+    singles = [e for e in events if e.type == "email.sent"]
+    others = [e for e in events if e.type != "email.sent"]
+    report_email = EmailSent(
+        message_id="r1", kind="report", delivery_id="d-1", sent_at=singles[0].payload.sent_at
+    )
+    batch = make_event(
+        "email.batch_sent",
+        EmailBatchSent(emails=[e.payload for e in singles] + [report_email]),
+        producer="notify_service",
+        occurred_at=singles[-1].occurred_at,
+    )
+    stats = "SELECT invitee_id, instructions_sent_at, reminders_sent, last_email_error"
+    stats += " FROM invitee_rows ORDER BY 1"
+    # Through the bus: the batch is consumed and logged like any event.
+    await publish_events(settings, *others, batch)
+    await wait_logged(settings, len(others) + 1)
+    async with runtime.db.acquire() as conn:
+        from_bus = await conn.fetch(stats)
+        await apply_all(conn, others + singles)
+        one_by_one = await conn.fetch(stats)
+        await apply_all(conn, [batch, *others])
+        batch_first = await conn.fetch(stats)
+        delivery = await conn.fetchrow("SELECT * FROM delivery_emails WHERE message_id = 'r1'")
+    assert from_bus == one_by_one == batch_first
+    iv1 = {r["invitee_id"]: r for r in one_by_one}["iv1"]
+    assert iv1["reminders_sent"] == 1 and iv1["instructions_sent_at"] is not None
+    assert delivery["delivery_id"] == "d-1" and delivery["outcome"] == "sent"
