@@ -111,8 +111,8 @@ class SmtpSender:
         self._idle: list[_Client] = []
         self._closing: set[asyncio.Task[None]] = set()
 
-    async def deliver(self, message: EmailMessage, sender: str, recipient: str) -> None:
-        """Send one message; raises SendFailure."""
+    async def deliver(self, message: EmailMessage | bytes, sender: str, recipient: str) -> None:
+        """Send one message (built, or already its bytes); raises SendFailure."""
         target = self.target
         if target is None:
             raise SendFailure("no SMTP server configured (SMTP_HOST is unset in prod)", False)
@@ -133,17 +133,18 @@ class SmtpSender:
         self,
         client: _Client | None,
         target: SmtpTarget,
-        message: EmailMessage,
+        message: EmailMessage | bytes,
         sender: str,
         recipient: str,
     ) -> None:
         try:
             if client is None:
                 client = _Client(await self._connect(target), time.monotonic())
-            await asyncio.wait_for(
-                client.smtp.send_message(message, sender=sender, recipients=[recipient]),
-                timeout=target.timeout * 2,
-            )
+            if isinstance(message, bytes):
+                sending = client.smtp.sendmail(sender, [recipient], message)
+            else:
+                sending = client.smtp.send_message(message, sender=sender, recipients=[recipient])
+            await asyncio.wait_for(sending, timeout=target.timeout * 2)
         except asyncio.CancelledError:
             if client is not None:
                 await _close(client.smtp)

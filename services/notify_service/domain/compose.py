@@ -1,14 +1,23 @@
-"""Building the emails: pure functions from event data to ``EmailMessage``.
+"""Building the emails: pure functions from event data to ``EmailMessage`` or bytes.
 
 Every message is built by the standard library with ``policy.SMTP`` (CRLF line
 ends, folded headers, RFC 2047 encoding of non-ASCII names), so a student's
 name can never inject a header: display names lose their control characters
 and addresses with any are refused.
+
+Invite emails (thousands per invite, text + HTML, no attachments) are written
+as bytes by ``MimeWriter`` instead: the ``email`` package's header registry and
+folding cost more than everything else notify does per email. It writes the
+common case itself (ASCII headers that fit a line, 7bit or quoted-printable
+bodies) and hands any other header to the standard library, so the result
+parses back to what ``build_message`` gives (tests/unit/notify_service).
 """
 
 from __future__ import annotations
 
+import binascii
 import re
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -132,6 +141,117 @@ def build_message(
             filename=clean_display_name(att.filename) or "attachment",
         )
     return msg
+
+
+# Characters a display name may hold unquoted (RFC 5322 atext, and spaces between words).
+_PLAIN_PHRASE = re.compile(r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~ ]+")
+_MAX_LINE = 78  # policy.SMTP's max_line_length: longer headers are folded by the stdlib
+
+
+def _header(name: str, value: str | Address) -> bytes:
+    """One header folded and RFC 2047-encoded by the standard library (the slow, general way)."""
+    folded: str = policy.SMTP.header_factory(name, value).fold(policy=policy.SMTP)
+    return folded.encode("ascii")
+
+
+def _plain_header(name: str, value: str) -> bytes | None:
+    """``name: value`` written directly when nothing needs encoding or folding, else None."""
+    line = f"{name}: {value}"
+    if len(line) > _MAX_LINE or not line.isascii() or "=?" in value or not value.isprintable():
+        return None
+    return line.encode("ascii") + b"\r\n"
+
+
+def _address_header(name: str, address: Address) -> bytes:
+    display, spec = address.display_name, address.addr_spec
+    if not display:
+        value = spec
+    elif _PLAIN_PHRASE.fullmatch(display) and "=?" not in display:
+        value = f"{display} <{spec}>"
+    else:
+        # A quoted string, as the stdlib writes names with specials ("J. Smith").
+        quoted = display.replace("\\", "\\\\").replace('"', '\\"')
+        value = f'"{quoted}" <{spec}>'
+    return _plain_header(name, value) or _header(name, address)
+
+
+def _body(text: str) -> tuple[str, bytes]:
+    """(Content-Transfer-Encoding, CRLF-terminated lines) of a UTF-8 text part."""
+    lines = text.encode("utf-8").splitlines()
+    body = b"\r\n".join(lines) + b"\r\n"
+    if body.isascii() and all(len(line) <= _MAX_LINE for line in lines):
+        return "7bit", body
+    encoded = binascii.b2a_qp(b"\n".join(lines) + b"\n", istext=True)
+    return "quoted-printable", encoded.replace(b"\n", b"\r\n")
+
+
+class MimeWriter:
+    """Writes text (+ HTML) emails as bytes; what every message shares is prepared once.
+
+    From is folded once per process, the Subject block once per distinct subject
+    (an invite's subject is usually the same for all its students); per message
+    only To, Message-ID, Date and the bodies are written.
+    """
+
+    MAX_SUBJECTS = 256
+
+    def __init__(self, sender: Address) -> None:
+        self._from = _header("From", sender)
+        self._tails: dict[str, bytes] = {}
+
+    def _tail(self, subject: str) -> bytes:
+        tail = self._tails.get(subject)
+        if tail is None:
+            tail = (
+                _plain_header("Subject", subject) or _header("Subject", subject)
+            ) + b"MIME-Version: 1.0\r\nAuto-Submitted: auto-generated\r\n"
+            if len(self._tails) >= self.MAX_SUBJECTS:
+                self._tails.pop(next(iter(self._tails)))
+            self._tails[subject] = tail
+        return tail
+
+    def write(self, *, to: Address, composed: Composed, when: datetime, msg_id: str) -> bytes:
+        """The message as ``build_message`` would give it (no attachments), CRLF, 7-bit."""
+        if composed.attachments:
+            raise ValueError("MimeWriter writes no attachments: use build_message")
+        head = b"".join(
+            (
+                _plain_header("Date", format_datetime(when))
+                or _header("Date", format_datetime(when)),
+                _plain_header("Message-ID", msg_id) or _header("Message-ID", msg_id),
+                self._from,
+                _address_header("To", to),
+                self._tail(clean_subject(composed.subject)),
+            )
+        )
+        parts = [_body(composed.text)]
+        if composed.html is None:
+            cte, body = parts[0]
+            return head + _text_headers("plain", cte) + b"\r\n" + body
+        parts.append(_body(composed.html))
+        boundary = _boundary(b"".join(body for _, body in parts))
+        out = [
+            head,
+            b'Content-Type: multipart/alternative;\r\n boundary="' + boundary + b'"\r\n\r\n',
+        ]
+        for subtype, (cte, body) in zip(("plain", "html"), parts, strict=True):
+            out += [b"--", boundary, b"\r\n", _text_headers(subtype, cte), b"\r\n", body, b"\r\n"]
+        out += [b"--", boundary, b"--\r\n"]
+        return b"".join(out)
+
+
+def _text_headers(subtype: str, cte: str) -> bytes:
+    return (
+        f'Content-Type: text/{subtype}; charset="utf-8"\r\nContent-Transfer-Encoding: {cte}\r\n'
+    ).encode("ascii")
+
+
+def _boundary(bodies: bytes) -> bytes:
+    # "=_" never occurs in quoted-printable text; a 7bit body is checked.
+    while True:
+        boundary = f"=_{uuid.uuid4().hex}".encode("ascii")
+        if boundary not in bodies:
+            return boundary
 
 
 def html_document(body: str) -> str:

@@ -10,11 +10,16 @@ import icalendar
 import pytest
 
 from services.notify_service.domain.compose import (
+    Attachment,
     BadAddress,
+    Composed,
+    MimeWriter,
     build_message,
     check_address,
     compose_confirmation,
     compose_invite_email,
+    compose_report,
+    email_html,
     make_address,
     message_id,
     parse_from,
@@ -236,3 +241,118 @@ def test_ics_uid_is_stable_per_appointment():
 def test_message_ids_are_stable_and_safe():
     assert message_id("d.edu", "iv 1<x>", "reminder", 2) == "<iv_1_x_-reminder-2@d.edu>"
     assert message_id("d.edu", "a", "b", 1) == message_id("d.edu", "a", "b", 1)
+
+
+# ------------------------------------------------------------------ the fast writer
+SENDER = "Appointment Invites <invites@center.example.edu>"
+
+
+def both_ways(composed, to_name="Ana Lopez", to_addr="ana@example.edu"):
+    """The slow builder's and MimeWriter's message for the same input, each parsed back."""
+    kwargs = {
+        "to": make_address(to_name, to_addr),
+        "composed": composed,
+        "when": NOW,
+        "msg_id": message_id("center.example.edu", "iv-1", "instructions", 0),
+    }
+    raw = MimeWriter(parse_from(SENDER)).write(**kwargs)
+    slow = to_bytes_and_back(build_message(sender=parse_from(SENDER), **kwargs))
+    fast = message_from_bytes(raw, policy=policy.default)
+    assert isinstance(fast, EmailMessage)
+    return raw, slow, fast
+
+
+def assert_same_message(raw: bytes, slow: EmailMessage, fast: EmailMessage) -> None:
+    # On the wire: 7-bit, CRLF only, no line over RFC 5322's limit, nothing malformed.
+    assert raw.isascii()
+    assert b"\n" not in raw.replace(b"\r\n", b"")
+    assert b"\r" not in raw.replace(b"\r\n", b"")
+    assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
+    assert not fast.defects and not any(p.defects for p in fast.walk())
+    for header in (
+        "Date",
+        "Message-ID",
+        "From",
+        "To",
+        "Subject",
+        "MIME-Version",
+        "Auto-Submitted",
+    ):
+        assert fast.get_all(header) == slow.get_all(header), header
+    assert fast["To"].addresses == slow["To"].addresses
+    assert fast.get_content_type() == slow.get_content_type()
+    for kind in ("plain", "html"):
+        slow_part, fast_part = slow.get_body((kind,)), fast.get_body((kind,))
+        if slow_part is None:
+            assert fast_part is None
+            continue
+        assert fast_part is not None
+        assert fast_part.get_content_type() == slow_part.get_content_type()
+        assert fast_part.get_content_charset() == "utf-8"
+        assert fast_part.get_content() == slow_part.get_content(), kind
+
+
+def test_fast_writer_gives_the_same_invite_email_as_the_builder():
+    composed = compose_invite_email(invite(), invitee(), kind="instructions", center_name="TC")
+    raw, slow, fast = both_ways(composed)
+    assert_same_message(raw, slow, fast)
+    assert fast["Message-ID"] == "<iv-1-instructions-0@center.example.edu>"
+    assert b"\r\nTo: Ana Lopez <ana@example.edu>\r\n" in raw
+
+
+@pytest.mark.parametrize(
+    ("to_name", "subject", "text"),
+    [
+        ("J. O'Brien, Jr.", "Exam", "plain"),  # specials in the name: quoted
+        ('Ann "Nan" Back\\slash', "Exam", "plain"),  # quotes and backslashes escaped
+        ("Zoë Ñúñez", "Exam", "plain"),  # non-ASCII name: RFC 2047
+        ("", "Exam", "plain"),  # bare address
+        ("A" * 90, "Exam", "plain"),  # too long for one line: folded
+        ("Ana", "Ihr Prüfungstermin – bitte buchen", "plain"),  # non-ASCII subject
+        ("Ana", "Book " * 60, "plain"),  # long subject: folded
+        ("Ana", "=?utf-8?q?not_an_encoded_word?=", "plain"),  # looks encoded: left to the stdlib
+        ("Ana", "Exam", "Grüße, Zoë ✓\n"),  # non-ASCII body
+        ("Ana", "Exam", "x" * 300 + "\nshort\n"),  # long line
+        ("Ana", "Exam", "trailing spaces   \nand\ttabs\t\n"),
+        ("Ana", "Exam", "--=_boundary-looking line\n.\n.leading dot\nFrom here\n"),
+        ("Ana", "Exam", "a = b =3D c\r\nd\re\n\n\n"),  # '=' and mixed line ends
+        ("Ana", "Exam", ""),
+    ],
+)
+def test_fast_writer_matches_the_builder_on_awkward_input(to_name, subject, text):
+    composed = Composed(subject=subject, text=text, html=email_html(text or "x"))
+    raw, slow, fast = both_ways(composed, to_name=to_name)
+    assert_same_message(raw, slow, fast)
+
+
+def test_fast_writer_text_only_and_injection():
+    composed = Composed(subject="Hi\r\nBcc: victim@evil.example", text="Body\n")
+    raw, slow, fast = both_ways(composed, to_name="Eve\r\nBcc: victim@evil.example")
+    assert_same_message(raw, slow, fast)
+    assert fast["Bcc"] is None and fast.get_content_type() == "text/plain"
+
+
+def test_fast_writer_shares_the_prepared_parts_but_not_the_boundary():
+    writer = MimeWriter(parse_from(SENDER))
+    composed = compose_invite_email(invite(), invitee(), kind="instructions", center_name="TC")
+    one, two = (
+        writer.write(
+            to=make_address("Ana", "ana@example.edu"),
+            composed=composed,
+            when=NOW,
+            msg_id=f"<m{n}@d>",
+        )
+        for n in (1, 2)
+    )
+    boundaries = {
+        message_from_bytes(raw, policy=policy.default).get_boundary() for raw in (one, two)
+    }
+    assert len(boundaries) == 2
+
+
+def test_fast_writer_refuses_attachments():
+    composed = compose_report("R", "body", Attachment("r.csv", "text/csv", b"a\n"))
+    with pytest.raises(ValueError, match="attachments"):
+        MimeWriter(parse_from(SENDER)).write(
+            to=make_address("", "a@b.edu"), composed=composed, when=NOW, msg_id="<m@d>"
+        )
