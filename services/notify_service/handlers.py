@@ -19,10 +19,12 @@ never repeated (their sequence numbers are used up).
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
@@ -42,6 +44,7 @@ from shared.runtime import Runtime
 log = logging.getLogger(__name__)
 
 TERMINAL = ("cancelled", "expired")
+# runtime.extras key of the scheduler's wake() in this process.
 WAKE = "notify_wake"
 
 
@@ -60,67 +63,99 @@ class Scheduling:
         return message_id(self.domain, *parts)
 
     def wake(self) -> None:
-        # Best effort: the handler's transaction may not be committed yet; the
-        # scheduler's poll catches up within notify_poll_seconds anyway.
-        event = self.runtime.extras.get(WAKE)
-        if event is not None:
-            event.set()
+        """Tell the scheduler (if this process runs one) that messages may be due now."""
+        wake = self.runtime.extras.get(WAKE)
+        if callable(wake):
+            wake()
+
+    def wake_after_commit(self) -> None:
+        """Wake the scheduler once the handler's transaction has committed.
+
+        Woken inside the transaction, its claim would not see the new rows yet
+        and the first send would wait a whole ``notify_poll_seconds``. The
+        consumer handles each message in a task of its own and commits before
+        that task ends, so the wake goes with the task's end (the poll still
+        catches up should a caller run handlers otherwise).
+        """
+        task = asyncio.current_task()
+        if task is None:
+            self.wake()
+        else:
+            task.add_done_callback(lambda _: self.wake())
 
     async def schedule_next(
-        self, conn: asyncpg.Connection, invitee: asyncpg.Record, invite: asyncpg.Record
+        self,
+        conn: asyncpg.Connection,
+        pairs: Sequence[tuple[asyncpg.Record, asyncpg.Record]],
     ) -> None:
-        """After an email went out or an appointment was cancelled: what comes next."""
-        data = InviteCreated.model_validate({**invite["data"], "invitees": []})
-        center = await repo.get_center(conn, invite["center_id"])
-        tz = zone(center["timezone"] if center else None)
+        """After emails went out or an appointment was cancelled: what comes next.
+
+        ``pairs`` are (invitee, invite) rows, the invitee locked by the caller; a
+        whole batch of sent emails takes one progress query and one insert.
+        """
         now = self.now()
-        if not still_remindable(data.due_date, tz, now):
+        invites: dict[str, InviteCreated] = {}
+        zones: dict[str | None, ZoneInfo] = {}
+        live = []
+        for invitee, invite in pairs:
+            data = invites.get(invite["invite_id"])
+            if data is None:
+                data = InviteCreated.model_validate({**invite["data"], "invitees": []})
+                invites[invite["invite_id"]] = data
+            center_id = invite["center_id"]
+            if center_id not in zones:
+                center = await repo.get_center(conn, center_id)
+                zones[center_id] = zone(center["timezone"] if center else None)
+            tz = zones[center_id]
+            if still_remindable(data.due_date, tz, now):
+                live.append((invitee, invite, data, tz))
+        if not live:
             return
-        progress = await repo.invitee_progress(conn, invitee["invitee_id"])
-        if progress["has_pending"]:
-            return
-        email = (invitee["data"] or {}).get("email")
-        if progress["instructions"] in (None, "cancelled"):
-            # Never went out: the instructions again, at their moment (or now).
-            rows = [
-                (
-                    invitee["invitee_id"],
-                    invite["invite_id"],
-                    self.msg_id(invitee["invitee_id"], "instructions", 0),
-                    "instructions",
-                    0,
-                    email,
-                    invitee["anchor_at"] or now,
+        progress = await repo.invitee_progress(conn, [i["invitee_id"] for i, *_ in live])
+        rows = []
+        for invitee, invite, data, tz in live:
+            done = progress[invitee["invitee_id"]]
+            if done["has_pending"]:
+                continue
+            email = (invitee["data"] or {}).get("email")
+            if done["instructions"] in (None, "cancelled"):
+                # Never went out: the instructions again, at their moment (or now).
+                rows.append(
+                    (
+                        invitee["invitee_id"],
+                        invite["invite_id"],
+                        self.msg_id(invitee["invitee_id"], "instructions", 0),
+                        "instructions",
+                        0,
+                        email,
+                        invitee["anchor_at"] or now,
+                    )
                 )
-            ]
+                continue
+            if done["instructions"] != "sent":
+                continue  # failed for good: reminders would fail the same way
+            following = next_reminder(
+                anchor=invitee["anchor_at"] or now,
+                reminder_every_days=data.reminder_every_days,
+                due_date=data.due_date,
+                tz=tz,
+                reminders_sent=int(done["reminders_done"]),
+                now=now,
+            )
+            if following is not None:
+                rows.append(
+                    (
+                        invitee["invitee_id"],
+                        invite["invite_id"],
+                        self.msg_id(invitee["invitee_id"], "reminder", following.sequence),
+                        "reminder",
+                        following.sequence,
+                        email,
+                        following.due_at,
+                    )
+                )
+        if rows:
             await repo.insert_invite_messages(conn, rows)
-            return
-        if progress["instructions"] != "sent":
-            return  # failed for good: reminders would fail the same way
-        following = next_reminder(
-            anchor=invitee["anchor_at"] or now,
-            reminder_every_days=data.reminder_every_days,
-            due_date=data.due_date,
-            tz=tz,
-            reminders_sent=int(progress["reminders_done"]),
-            now=now,
-        )
-        if following is None:
-            return
-        await repo.insert_invite_messages(
-            conn,
-            [
-                (
-                    invitee["invitee_id"],
-                    invite["invite_id"],
-                    self.msg_id(invitee["invitee_id"], "reminder", following.sequence),
-                    "reminder",
-                    following.sequence,
-                    email,
-                    following.due_at,
-                )
-            ],
-        )
 
 
 def make_handlers(runtime: Runtime) -> Mapping[str, Handler]:
@@ -178,7 +213,7 @@ def make_handlers(runtime: Runtime) -> Mapping[str, Handler]:
             "instruction emails scheduled",
             extra={"invite_id": p.invite_id, "count": len(rows), "at": anchor.isoformat()},
         )
-        s.wake()
+        s.wake_after_commit()
 
     async def on_invite_cancelled(conn: asyncpg.Connection, event: Any) -> None:
         p = event.payload
@@ -221,8 +256,8 @@ def make_handlers(runtime: Runtime) -> Mapping[str, Handler]:
         invite = await repo.get_invite(conn, invitee["invite_id"])
         if invite is None or invite["data"] is None or invite["cancelled_at"] is not None:
             return
-        await s.schedule_next(conn, invitee, invite)
-        s.wake()
+        await s.schedule_next(conn, [(invitee, invite)])
+        s.wake_after_commit()
 
     async def on_appointment_booked(conn: asyncpg.Connection, event: Any) -> None:
         p = event.payload
@@ -253,7 +288,7 @@ def make_handlers(runtime: Runtime) -> Mapping[str, Handler]:
             data=p.model_dump(mode="json"),
             due_at=s.now(),
         )
-        s.wake()
+        s.wake_after_commit()
 
     async def on_appointment_cancelled(conn: asyncpg.Connection, event: Any) -> None:
         p = event.payload
@@ -327,7 +362,7 @@ def make_handlers(runtime: Runtime) -> Mapping[str, Handler]:
             for seq, addr in enumerate(split_recipients(p.recipients))
         ]
         await repo.insert_report_messages(conn, rows)
-        s.wake()
+        s.wake_after_commit()
 
     return {
         "invite.created": on_invite_created,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -67,6 +68,15 @@ async def get_invite(conn: asyncpg.Connection, invite_id: str | None) -> asyncpg
     return await conn.fetchrow("SELECT * FROM invites WHERE invite_id = $1", invite_id)
 
 
+async def get_invites(
+    conn: asyncpg.Connection, invite_ids: Sequence[str]
+) -> dict[str, asyncpg.Record]:
+    rows = await conn.fetch(
+        "SELECT * FROM invites WHERE invite_id = ANY($1::text[])", list(set(invite_ids))
+    )
+    return {r["invite_id"]: r for r in rows}
+
+
 async def invites_of_center(conn: asyncpg.Connection, center_id: str) -> list[asyncpg.Record]:
     return await conn.fetch(
         """SELECT * FROM invites
@@ -106,6 +116,20 @@ async def lock_invitee(conn: asyncpg.Connection, invitee_id: str) -> asyncpg.Rec
     row = await conn.fetchrow("SELECT * FROM invitees WHERE invitee_id = $1 FOR UPDATE", invitee_id)
     assert row is not None
     return row
+
+
+async def lock_invitees(
+    conn: asyncpg.Connection, invitee_ids: Sequence[str]
+) -> dict[str, asyncpg.Record]:
+    """The invitees' rows, locked in one order (so two batches cannot deadlock each other)."""
+    if not invitee_ids:
+        return {}
+    rows = await conn.fetch(
+        """SELECT * FROM invitees WHERE invitee_id = ANY($1::text[])
+           ORDER BY invitee_id FOR UPDATE""",
+        sorted(set(invitee_ids)),
+    )
+    return {r["invitee_id"]: r for r in rows}
 
 
 async def get_invitee(conn: asyncpg.Connection, invitee_id: str | None) -> asyncpg.Record | None:
@@ -188,23 +212,6 @@ async def anchors_of_invite(conn: asyncpg.Connection, invite_id: str) -> list[as
     )
 
 
-async def message_context(
-    conn: asyncpg.Connection, invitee_id: str | None, invite_id: str | None
-) -> asyncpg.Record | None:
-    """What a message needs to be written, in one round trip: invitee, invite, center."""
-    return await conn.fetchrow(
-        """SELECT i.data AS invitee_data, i.status AS invitee_status,
-                  v.data AS invite_data, v.cancelled_at, c.name AS center_name,
-                  c.timezone AS center_timezone
-           FROM (SELECT $1::text AS invitee_id, $2::text AS invite_id) k
-           LEFT JOIN invitees i ON i.invitee_id = k.invitee_id
-           LEFT JOIN invites v ON v.invite_id = k.invite_id
-           LEFT JOIN centers c ON c.center_id = v.center_id""",
-        invitee_id,
-        invite_id,
-    )
-
-
 # ------------------------------------------------------------------ messages
 def new_id() -> uuid.UUID:
     return uuid.uuid4()
@@ -239,22 +246,25 @@ async def cancel_pending(conn: asyncpg.Connection, invitee_ids: Sequence[str], r
     return int(result.split()[-1])
 
 
-async def invitee_progress(conn: asyncpg.Connection, invitee_id: str) -> asyncpg.Record:
-    """What went out for an invitee: instructions' status and reminders done."""
-    row = await conn.fetchrow(
-        """SELECT
-             (SELECT status FROM messages
-               WHERE invitee_id = $1 AND kind = 'instructions' AND sequence = 0) AS instructions,
-             coalesce((SELECT max(sequence) FROM messages
-               WHERE invitee_id = $1 AND kind = 'reminder'
-                 AND status IN ('sent', 'failed', 'sending')), 0) AS reminders_done,
-             EXISTS (SELECT 1 FROM messages
-               WHERE invitee_id = $1 AND kind IN ('instructions', 'reminder')
-                 AND status IN ('pending', 'sending')) AS has_pending""",
-        invitee_id,
+async def invitee_progress(
+    conn: asyncpg.Connection, invitee_ids: Sequence[str]
+) -> dict[str, asyncpg.Record]:
+    """What went out for each invitee: instructions' status and reminders done."""
+    rows = await conn.fetch(
+        """SELECT k.invitee_id,
+             (SELECT status FROM messages m
+               WHERE m.invitee_id = k.invitee_id AND m.kind = 'instructions'
+                 AND m.sequence = 0) AS instructions,
+             coalesce((SELECT max(sequence) FROM messages m
+               WHERE m.invitee_id = k.invitee_id AND m.kind = 'reminder'
+                 AND m.status IN ('sent', 'failed', 'sending')), 0) AS reminders_done,
+             EXISTS (SELECT 1 FROM messages m
+               WHERE m.invitee_id = k.invitee_id AND m.kind IN ('instructions', 'reminder')
+                 AND m.status IN ('pending', 'sending')) AS has_pending
+           FROM unnest($1::text[]) AS k(invitee_id)""",
+        list(invitee_ids),
     )
-    assert row is not None
-    return row
+    return {r["invitee_id"]: r for r in rows}
 
 
 async def insert_confirmation(
@@ -330,7 +340,11 @@ async def claim_due(
 ) -> list[asyncpg.Record]:
     """Claim due messages (and ones whose sender died mid-send) as 'sending', committed.
 
-    ``was_status`` tells a re-send after an interrupted attempt ('sending').
+    Each row comes with what writing it needs, in the same round trip: the
+    invitee's data and status, whether the invite is known and cancelled, the
+    center (the invite's own data, which never changes, is read once per invite
+    by ``invite_data``). ``was_status`` tells a re-send after an interrupted
+    attempt ('sending').
     """
     return await conn.fetch(
         """WITH due AS (
@@ -339,12 +353,21 @@ async def claim_due(
                 OR (status = 'sending' AND lease_until < now())
              ORDER BY due_at
              LIMIT $2
-             FOR UPDATE SKIP LOCKED)
-           UPDATE messages m
-           SET status = 'sending', attempts = m.attempts + 1, claimed_by = $4,
-               lease_until = now() + make_interval(secs => $3)
-           FROM due WHERE m.id = due.id
-           RETURNING m.*, due.was_status""",
+             FOR UPDATE SKIP LOCKED),
+           claimed AS (
+             UPDATE messages m
+             SET status = 'sending', attempts = m.attempts + 1, claimed_by = $4,
+                 lease_until = now() + make_interval(secs => $3)
+             FROM due WHERE m.id = due.id
+             RETURNING m.*, due.was_status)
+           SELECT c.*, i.data AS invitee_data, i.status AS invitee_status,
+                  i.anchor_at AS invitee_anchor_at,
+                  v.data IS NOT NULL AS invite_known, v.cancelled_at,
+                  ce.name AS center_name, ce.timezone AS center_timezone
+           FROM claimed c
+           LEFT JOIN invitees i ON i.invitee_id = c.invitee_id
+           LEFT JOIN invites v ON v.invite_id = c.invite_id
+           LEFT JOIN centers ce ON ce.center_id = v.center_id""",
         now,
         limit,
         lease_seconds,
@@ -352,36 +375,58 @@ async def claim_due(
     )
 
 
-async def finish(
-    conn: asyncpg.Connection,
-    message_pk: uuid.UUID,
-    worker: str,
-    *,
-    status: str,
-    error: str | None = None,
-    retry_in_seconds: float | None = None,
-    sent_at: datetime | None = None,
-    subject: str | None = None,
-) -> bool:
-    """Record the outcome, if this worker still holds the claim. Returns whether it did."""
-    result = await conn.execute(
-        """UPDATE messages SET status = $3, last_error = $4,
-               next_attempt_at = CASE WHEN $5::float8 IS NULL THEN next_attempt_at
-                                      ELSE now() + make_interval(secs => $5::float8) END,
-               sent_at = CASE WHEN $3 = 'sent' THEN $6 ELSE sent_at END,
-               failed_at = CASE WHEN $3 = 'failed' THEN $6 ELSE failed_at END,
-               subject = coalesce($7, subject),
-               lease_until = NULL, claimed_by = NULL
-           WHERE id = $1 AND status = 'sending' AND claimed_by = $2""",
-        message_pk,
-        worker,
-        status,
-        error,
-        retry_in_seconds,
-        sent_at,
-        subject,
+async def invite_data(conn: asyncpg.Connection, invite_ids: Sequence[str]) -> dict[str, Any]:
+    """invite.created's data of each invite (written once, never changed)."""
+    rows = await conn.fetch(
+        """SELECT invite_id, data FROM invites
+           WHERE invite_id = ANY($1::text[]) AND data IS NOT NULL""",
+        list(set(invite_ids)),
     )
-    return result.endswith(" 1")
+    return {r["invite_id"]: r["data"] for r in rows}
+
+
+@dataclass(frozen=True)
+class Finish:
+    """The outcome of one send attempt, to record."""
+
+    pk: uuid.UUID
+    status: str  # sent | failed | pending (retry later) | cancelled
+    error: str | None = None
+    retry_in_seconds: float | None = None
+    at: datetime | None = None  # sent_at / failed_at
+    subject: str | None = None
+
+
+async def finish(
+    conn: asyncpg.Connection, worker: str, outcomes: Sequence[Finish]
+) -> set[uuid.UUID]:
+    """Record outcomes in one statement, each only if this worker still holds its claim.
+
+    Returns the ids recorded (a missing one's lease ran out and another claim took it).
+    """
+    if not outcomes:
+        return set()
+    rows = await conn.fetch(
+        """UPDATE messages m SET status = u.status, last_error = u.error,
+               next_attempt_at = CASE WHEN u.retry IS NULL THEN m.next_attempt_at
+                                      ELSE now() + make_interval(secs => u.retry) END,
+               sent_at = CASE WHEN u.status = 'sent' THEN u.at ELSE m.sent_at END,
+               failed_at = CASE WHEN u.status = 'failed' THEN u.at ELSE m.failed_at END,
+               subject = coalesce(u.subject, m.subject),
+               lease_until = NULL, claimed_by = NULL
+           FROM unnest($2::uuid[], $3::text[], $4::text[], $5::float8[], $6::timestamptz[],
+                       $7::text[]) AS u(id, status, error, retry, at, subject)
+           WHERE m.id = u.id AND m.status = 'sending' AND m.claimed_by = $1
+           RETURNING m.id""",
+        worker,
+        [o.pk for o in outcomes],
+        [o.status for o in outcomes],
+        [o.error for o in outcomes],
+        [o.retry_in_seconds for o in outcomes],
+        [o.at for o in outcomes],
+        [o.subject for o in outcomes],
+    )
+    return {r["id"] for r in rows}
 
 
 async def oldest_due_seconds(conn: asyncpg.Connection, now: datetime) -> float:

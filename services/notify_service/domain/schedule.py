@@ -116,3 +116,23 @@ def retry_delay(attempt: int, base_seconds: float, max_seconds: float) -> timede
 def still_remindable(due_date: date, tz: ZoneInfo, now: datetime) -> bool:
     """Whether the invitee can still get emails (before the end of the due date)."""
     return now < due_date_end(due_date, tz)
+
+
+def reminder_possible(
+    *,
+    anchor: datetime,
+    reminder_every_days: int | None,
+    due_date: date,
+    tz: ZoneInfo,
+    now: datetime,
+) -> bool:
+    """Whether any reminder could still fit before the end of the due date.
+
+    Conservative: the anchor is taken a day earlier than given (a center heard
+    of later moves it by at most a timezone's offset), so False means none can.
+    A reminder is at least one step after the anchor and after now.
+    """
+    if not reminder_every_days or reminder_every_days <= 0:
+        return False
+    earliest = max(now, anchor - timedelta(days=1) + timedelta(days=reminder_every_days))
+    return earliest < due_date_end(due_date, tz)

@@ -22,11 +22,13 @@ from shared.events import (
     CenterRef,
     CenterUpserted,
     ConsultantRef,
+    EmailSent,
     InviteCreated,
     InviteeData,
     make_event,
 )
 from shared.settings import Settings
+from tests.support.infra import EventTap, eventually
 
 
 def free_port() -> int:
@@ -101,6 +103,17 @@ class SmtpServer:
     def duplicates(self) -> int:
         counts = Counter(r.message_id for r in self.received)
         return sum(n - 1 for n in counts.values())
+
+
+async def sent_emails(tap: EventTap, count: int, timeout: float = 10.0) -> list[EmailSent]:
+    """The emails notify announced as sent (batched in ``email.batch_sent``), once ``count``."""
+
+    async def emails() -> list[EmailSent]:
+        return [m for e in tap.of_type("email.batch_sent") for m in e.payload.emails]
+
+    return await eventually(
+        emails, lambda found: len(found) >= count, timeout=timeout, message=f"{count} sent"
+    )
 
 
 def notify_settings_for(settings: Settings, **overrides: Any) -> NotifySettings:

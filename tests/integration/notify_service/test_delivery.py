@@ -22,6 +22,7 @@ from tests.integration.notify_service.support import (
     invite_event,
     make_invitees,
     notify_settings_for,
+    sent_emails,
 )
 from tests.support.infra import EventTap, eventually, publish_events, service_db
 
@@ -72,9 +73,9 @@ async def test_instructions_then_reminders_on_the_moved_clock_and_stop_after_boo
                 got.message["Message-ID"]
                 == f"<{student.invitee_id}-instructions-0@center.example.edu>"
             )
-        sent = await tap.wait_for("email.sent", 2)
-        assert {e.payload.invitee_id for e in sent} == {a.invitee_id, b.invitee_id}
-        assert all(e.payload.kind == "instructions" and e.payload.sequence == 0 for e in sent)
+        sent = await sent_emails(tap, 2)
+        assert {e.invitee_id for e in sent} == {a.invitee_id, b.invitee_id}
+        assert all(e.kind == "instructions" and e.sequence == 0 for e in sent)
 
         # Two days later: the first reminder, with the reminder text appended.
         runtime.clock.set(datetime.now(UTC) + timedelta(days=2, minutes=1))
@@ -126,7 +127,7 @@ async def test_smtp_server_down_for_a_while_delays_but_loses_nothing(cfg, smtp, 
         assert all(r["status"] in ("pending", "sending") for r in retried)
         await smtp.start()
         await eventually(lambda: _count(smtp), lambda n: n == 5, timeout=20, message="after outage")
-        await tap.wait_for("email.sent", 5)
+        await sent_emails(tap, 5)
     assert sorted(r.rcpt_tos[0] for r in smtp.received) == sorted(s.email for s in students)
     assert smtp.duplicates() == 0
 
@@ -138,7 +139,7 @@ async def test_5xx_is_recorded_as_failed_with_its_reason(cfg, smtp, start_servic
     async with EventTap(cfg, ("email.*",)) as tap:
         await publish_events(cfg, invite_event([good, bad], due_date=today() + timedelta(days=5)))
         [failed] = await tap.wait_for("email.failed", 1)
-        await tap.wait_for("email.sent", 1)
+        await sent_emails(tap, 1)
     assert failed.payload.permanent
     assert failed.payload.invitee_id == bad.invitee_id
     assert "550" in failed.payload.error
@@ -225,8 +226,8 @@ async def test_report_delivery_goes_to_every_recipient_with_the_attachment(
     )
     async with EventTap(cfg, ("email.*",)) as tap:
         await publish_events(cfg, event)
-        sent = await tap.wait_for("email.sent", 3)
-    assert {e.payload.delivery_id for e in sent} == {"d-1"}
+        sent = await sent_emails(tap, 3)
+    assert {e.delivery_id for e in sent} == {"d-1"}
     for address in ("a@example.edu", "b@example.edu", "c@example.edu"):
         [got] = smtp.to(address)
         [att] = list(got.message.iter_attachments())
@@ -349,3 +350,39 @@ async def test_cancelled_appointment_resumes_reminders_and_expiry_stops_them(
     assert "REMINDER" in smtp.to(a.email)[-1].text
     await _settle(cfg, runtime.clock.now())
     assert len(smtp.to(b.email)) == 1
+
+
+async def test_outcomes_are_recorded_and_announced_in_batches(cfg, smtp, start_service):
+    await start_service(SPEC, cfg)
+    students = make_invitees(60)
+    async with EventTap(cfg, ("email.*",)) as tap:
+        await publish_events(cfg, invite_event(students, due_date=today() + timedelta(days=5)))
+        sent = await sent_emails(tap, 60, timeout=30)
+        batches = tap.of_type("email.batch_sent")
+    # Each email announced once, many per event (one event per recording transaction).
+    assert sorted(e.invitee_id for e in sent) == sorted(s.invitee_id for s in students)
+    assert len(batches) < len(sent)
+    assert tap.of_type("email.sent") == []
+    recorded = await rows(
+        cfg, "SELECT status, sent_at, subject FROM messages WHERE kind = 'instructions'"
+    )
+    assert len(recorded) == 60
+    assert all(r["status"] == "sent" and r["sent_at"] and r["subject"] for r in recorded)
+    # The same transactions scheduled every invitee's first reminder (every 2 days).
+    reminders = await rows(
+        cfg, "SELECT sequence FROM messages WHERE kind = 'reminder' AND status = 'pending'"
+    )
+    assert [r["sequence"] for r in reminders] == [1] * 60
+    assert smtp.duplicates() == 0 and len(smtp.received) == 60
+
+
+async def test_a_new_invite_is_sent_at_once_not_at_the_next_poll(settings, smtp, start_service):
+    # The scheduler is woken after invite.created's transaction commits; with a
+    # 30 s poll, an email within seconds can only come from that wake.
+    cfg = notify_settings_for(
+        settings, smtp_host="127.0.0.1", smtp_port=smtp.port, notify_poll_seconds=30.0
+    )
+    await start_service(SPEC, cfg)
+    [student] = make_invitees(1)
+    await publish_events(cfg, invite_event([student], due_date=today() + timedelta(days=5)))
+    await eventually(lambda: _count(smtp), lambda n: n == 1, timeout=5, message="sent at once")

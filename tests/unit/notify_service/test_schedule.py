@@ -11,6 +11,7 @@ from services.notify_service.domain.schedule import (
     instruction_moment,
     natural_instruction_moment,
     next_reminder,
+    reminder_possible,
     retry_delay,
     still_remindable,
     zone,
@@ -132,3 +133,25 @@ def test_reminder_after_a_cancelled_booking_uses_the_cadence():
 @pytest.mark.parametrize(("attempt", "seconds"), [(1, 5), (2, 10), (3, 20), (8, 600), (50, 600)])
 def test_retry_back_off_doubles_and_is_capped(attempt, seconds):
     assert retry_delay(attempt, 5, 600) == timedelta(seconds=seconds)
+
+
+def possible(anchor, every, now, due=date(2026, 3, 20), tz=NY):
+    return reminder_possible(anchor=anchor, reminder_every_days=every, due_date=due, tz=tz, now=now)
+
+
+def test_reminder_possible_agrees_with_next_reminder_and_errs_on_the_safe_side():
+    anchor = utc(2026, 3, 2, 14)
+    # Due the next day, every 30 days: no reminder can ever fit (the fan-out's case).
+    assert not possible(anchor, 30, anchor, due=date(2026, 3, 3))
+    assert reminder(anchor, 30, 0, anchor, due=date(2026, 3, 3)) is None
+    assert not possible(anchor, None, anchor) and not possible(anchor, 0, anchor)
+    # Whenever next_reminder finds one, reminder_possible says so.
+    for every in (1, 2, 3, 7):
+        for days_later in range(0, 20):
+            now = anchor + timedelta(days=days_later, hours=3)
+            for due in (date(2026, 3, 4), date(2026, 3, 10), date(2026, 3, 20)):
+                found = reminder(anchor, every, 0, now, due=due)
+                if found is not None:
+                    assert possible(anchor, every, now, due=due), (every, now, due)
+    # A day of margin: an anchor a timezone's offset earlier could still fit one.
+    assert possible(anchor, 2, anchor, due=date(2026, 3, 3))
