@@ -38,10 +38,11 @@ from shared.runtime import RUNTIME, Runtime
 
 CHANNEL = "search_slots_changed"
 ALL = "*"
-# A week of a busy semester is ≈3 MB of JSON plus ≈0.4 MB gzipped: room for a few
-# dozen distinct answers (invites × windows × the current minute).
+# A week of a busy semester is ≈3 MB of JSON plus ≈0.4 MB gzipped: room for about 20
+# such answers (invites × windows × the current minute), within the pod's memory
+# request (192 Mi, deploy/k8s/base/app/search-service.yaml) next to the process itself.
 MAX_ENTRIES = 64
-MAX_BYTES = 96 * 1024 * 1024
+MAX_BYTES = 64 * 1024 * 1024
 GZIP_LEVEL = 6  # once per answer: ≈30 ms for 3 MB, within 2% of level 9's size
 
 LOOKUPS = Counter(

@@ -5,7 +5,8 @@ and served to all of them: the key names everything the slot list depends on bes
 the stored availabilities and appointments (which invalidate the cache instead).
 ``now`` enters rounded UP to the next whole minute: slots are computed as of that
 minute, so a cached answer never offers a start before the real now, and one answer
-serves a whole minute.
+serves a whole minute (the price: a start less than a minute away that is not on a
+whole minute, e.g. of a block starting at 09:00:30, is left out a little early).
 """
 
 from __future__ import annotations
