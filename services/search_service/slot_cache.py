@@ -28,11 +28,11 @@ from dataclasses import dataclass
 
 import asyncpg
 from aiohttp import web
-from prometheus_client import Counter, Gauge
 
 from services.search_service import repository as repo
 from services.search_service.domain.model import Center
 from services.search_service.domain.slot_key import SlotsKey
+from services.search_service.metrics import BYTES, ENTRIES, INVALIDATIONS, LOOKUPS
 from shared.events import DurationRule
 from shared.runtime import RUNTIME, Runtime
 
@@ -44,21 +44,6 @@ ALL = "*"
 MAX_ENTRIES = 64
 MAX_BYTES = 64 * 1024 * 1024
 GZIP_LEVEL = 6  # once per answer: ≈30 ms for 3 MB, within 2% of level 9's size
-
-LOOKUPS = Counter(
-    "search_slot_cache_lookups_total",
-    "Slot list lookups: hit, miss (computed), joined (waited for the same computation), "
-    "bypass (not listening for changes, computed without the cache)",
-    ["service", "outcome"],
-)
-INVALIDATIONS = Counter(
-    "search_slot_cache_invalidations_total",
-    "Cache invalidations: write (a write request here), notify (a change from any copy), "
-    "listener (the LISTEN connection came or went)",
-    ["service", "cause"],
-)
-ENTRIES = Gauge("search_slot_cache_entries", "Slot lists held", ["service"])
-BYTES = Gauge("search_slot_cache_bytes", "Bytes held (plain + gzip)", ["service"])
 
 
 @dataclass(frozen=True, slots=True)
