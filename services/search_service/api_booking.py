@@ -20,10 +20,9 @@ from services.search_service.api_invitations import (
     NOT_FOUND,
     Invitation,
     duration_for,
+    open_link,
     resolve,
-    restrictions_of,
 )
-from services.search_service.domain.links import link_status
 from services.search_service.domain.model import Busy, Center
 from services.search_service.domain.slots import SearchInput, check_booking
 from services.search_service.domain.window import Window
@@ -46,18 +45,7 @@ def _open_link(ctx: Any, now: datetime) -> Invitation:
     """The link as ``resolve`` would resolve it, from a ``booking_context`` row."""
     if ctx is None or ctx["invitee_id"] is None:
         raise Problem(404, NOT_FOUND)
-    centers = {c["id"]: Center(**c) for c in ctx["link_centers"]}
-    status = link_status(
-        cancelled=bool(ctx["cancelled"]),
-        replica_status=ctx["replica_status"],
-        has_appointment=ctx["appointment_id"] is not None,
-        due_date=ctx["due_date"],
-        timezones=[ZoneInfo(c.timezone) for c in centers.values()],
-        now=now,
-    )
-    if status in ("cancelled", "expired"):
-        raise Problem(404, NOT_FOUND)
-    return Invitation(ctx, restrictions_of(ctx), status, centers)
+    return open_link(ctx, {c["id"]: Center(**c) for c in ctx["link_centers"]}, now)
 
 
 async def book(request: web.Request) -> web.Response:
