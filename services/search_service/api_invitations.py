@@ -25,9 +25,9 @@ from services.search_service.domain.duration import BookedDuration, booked_durat
 from services.search_service.domain.links import link_status
 from services.search_service.domain.model import Center, Restrictions, Slot
 from services.search_service.domain.slot_key import (
-    accepts_gzip,
     center_plan,
     next_minute,
+    preferred_encoding,
     slots_key,
 )
 from services.search_service.domain.slots import SearchInput, search_slots
@@ -273,7 +273,7 @@ async def get_slots(request: web.Request) -> web.Response:
         ),
     )
     answer = await cache.get(key, lambda: _compute(runtime, inv, plans))
-    return respond(answer, accepts_gzip(request.headers.get("Accept-Encoding")))
+    return respond(answer, preferred_encoding(request.headers.get("Accept-Encoding")))
 
 
 async def _compute(runtime: Runtime, inv: Invitation, plans: dict[str, SearchInput]) -> Answer:

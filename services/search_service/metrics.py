@@ -18,4 +18,4 @@ INVALIDATIONS = Counter(
     ["service", "cause"],
 )
 ENTRIES = Gauge("search_slot_cache_entries", "Slot lists held", ["service"])
-BYTES = Gauge("search_slot_cache_bytes", "Bytes held (plain + gzip)", ["service"])
+BYTES = Gauge("search_slot_cache_bytes", "Bytes held (plain, gzip and brotli)", ["service"])

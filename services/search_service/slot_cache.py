@@ -2,7 +2,8 @@
 
 All invitees of an invite share restrictions, so a week's answer (thousands of slots,
 megabytes of JSON) is computed once per ``SlotsKey`` (domain/slot_key.py), encoded
-once, gzip-compressed once, and served as bytes to everyone asking for it.
+once, compressed once with gzip and once with brotli, and served as bytes to everyone
+asking for it (README.md, "The slot cache").
 
 Correctness rests on invalidation, not on expiry:
 - in this process, every write request (booking, cancelling, availabilities, centers)
@@ -27,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import asyncpg
+import brotli
 from aiohttp import web
 
 from services.search_service import repository as repo
@@ -38,31 +40,55 @@ from shared.runtime import RUNTIME, Runtime
 
 CHANNEL = "search_slots_changed"
 ALL = "*"
-# A week of a busy semester is ≈3 MB of JSON plus ≈0.4 MB gzipped: room for about 20
-# such answers (invites × windows × the current minute), within the pod's memory
-# request (192 Mi, deploy/k8s/base/app/search-service.yaml) next to the process itself.
+# A week of a busy semester is ≈3 MB of JSON plus ≈0.4 MB gzipped and ≈30 KB brotli:
+# room for about 20 such answers (invites × windows × the current minute), within the
+# pod's memory request (192 Mi, deploy/k8s/base/app/search-service.yaml) next to the
+# process itself.
 MAX_ENTRIES = 64
 MAX_BYTES = 64 * 1024 * 1024
 GZIP_LEVEL = 6  # once per answer: ≈30 ms for 3 MB, within 2% of level 9's size
+# Brotli with a 4 MiB window: an availability's fields repeat every ≈500 slots (≈190 KB
+# apart, beyond gzip's 32 KB window), so a week is ≈30 KB instead of ≈380 KB; quality 5
+# takes ≈20 ms for 3 MB (higher qualities are slower and hardly smaller here).
+BROTLI_QUALITY = 5
+BROTLI_LGWIN = 22
 
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """A rendered ``{"items": [...]}`` body, plain and gzip-compressed."""
+    """A rendered ``{"items": [...]}`` body, plain, gzip- and brotli-compressed."""
 
     body: bytes
     gzipped: bytes
+    brotli: bytes
 
     @property
     def size(self) -> int:
-        return len(self.body) + len(self.gzipped)
+        return len(self.body) + len(self.gzipped) + len(self.brotli)
+
+    def coded(self, coding: str) -> bytes:
+        """The bytes in ``coding`` (``preferred_encoding``'s answer)."""
+        if coding == "br":
+            return self.brotli
+        if coding == "gzip":
+            return self.gzipped
+        return self.body
+
+
+def _brotli(body: bytes) -> bytes:
+    compressed: bytes = brotli.compress(body, quality=BROTLI_QUALITY, lgwin=BROTLI_LGWIN)
+    return compressed
 
 
 async def encode(text: str) -> Answer:
     body = text.encode()
-    # zlib lets go of the GIL: the loop keeps serving cached answers meanwhile.
-    gzipped = await asyncio.to_thread(gzip.compress, body, GZIP_LEVEL, mtime=0)
-    return Answer(body, gzipped)
+    # zlib and brotli let go of the GIL: both run at once in threads while the loop
+    # keeps serving cached answers.
+    gzipped, brotlied = await asyncio.gather(
+        asyncio.to_thread(gzip.compress, body, GZIP_LEVEL, mtime=0),
+        asyncio.to_thread(_brotli, body),
+    )
+    return Answer(body, gzipped, brotlied)
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,13 +272,13 @@ def install(app: web.Application) -> None:
     runtime.listen(CHANNEL, cache.on_notify, cache.on_listening)
 
 
-def respond(answer: Answer, accept_gzip: bool) -> web.Response:
-    """The stored bytes as they are; gzip when the client accepts it."""
+def respond(answer: Answer, coding: str) -> web.Response:
+    """The stored bytes as they are, in ``coding`` (``preferred_encoding``'s answer)."""
     headers = {"Vary": "Accept-Encoding"}
-    if accept_gzip:
-        headers["Content-Encoding"] = "gzip"
+    if coding != "identity":
+        headers["Content-Encoding"] = coding
     return web.Response(
-        body=answer.gzipped if accept_gzip else answer.body,
+        body=answer.coded(coding),
         headers=headers,
         content_type="application/json",
         charset="utf-8",

@@ -93,14 +93,24 @@ def slots_key(now: datetime, r: Restrictions, plans: Iterable[CenterPlan]) -> Sl
     )
 
 
-def accepts_gzip(accept_encoding: str | None) -> bool:
-    """Whether an ``Accept-Encoding`` header accepts gzip (RFC 9110: q=0 refuses)."""
+# The codings an answer is stored in, most preferred first (brotli's window spans a
+# whole week of slots, so it is ≈10× smaller than gzip).
+CODINGS = ("br", "gzip")
+_ALIASES = {"x-gzip": "gzip"}
+
+
+def preferred_encoding(accept_encoding: str | None) -> str:
+    """``br``, ``gzip`` or ``identity``: the stored coding an ``Accept-Encoding`` header
+    accepts with the highest q (RFC 9110: q=0 refuses, ``*`` stands for codings not
+    named); on equal q, brotli. Without the header, or accepting neither, identity."""
     if not accept_encoding:
-        return False
-    star: bool | None = None
+        return "identity"
+    named: dict[str, float] = {}
+    star: float | None = None
     for part in accept_encoding.split(","):
         name, _, params = part.strip().partition(";")
         name = name.strip().lower()
+        name = _ALIASES.get(name, name)
         q = 1.0
         for param in params.split(";"):
             key, _, value = param.strip().partition("=")
@@ -109,8 +119,13 @@ def accepts_gzip(accept_encoding: str | None) -> bool:
                     q = float(value)
                 except ValueError:
                     q = 0.0
-        if name in ("gzip", "x-gzip"):
-            return q > 0
-        if name == "*":
-            star = q > 0
-    return bool(star)
+        if name in CODINGS:
+            named.setdefault(name, q)
+        elif name == "*" and star is None:
+            star = q
+    best, best_q = "identity", 0.0
+    for coding in CODINGS:
+        q = named.get(coding, star if star is not None else 0.0)
+        if q > best_q:  # strictly: an equal q keeps the earlier (preferred) coding
+            best, best_q = coding, q
+    return best

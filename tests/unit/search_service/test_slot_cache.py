@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
+import hashlib
+import json
 from datetime import UTC, date, datetime, timedelta
+
+import brotli
 
 from services.search_service.domain.model import Restrictions
 from services.search_service.domain.slot_key import SlotsKey, center_plan, slots_key
 from services.search_service.domain.window import Window
-from services.search_service.slot_cache import Answer, SlotCache
+from services.search_service.slot_cache import Answer, SlotCache, encode
 
 NOW = datetime(2026, 1, 6, 14, 29, 30, tzinfo=UTC)
 WEEK = Window(datetime(2026, 1, 5, 5, tzinfo=UTC), datetime(2026, 1, 10, 5, tzinfo=UTC))
@@ -46,7 +51,7 @@ class Source:
             await self.gate.wait()
         for step in self.during:
             step()  # type: ignore[operator]
-        return Answer(f"{n}".encode().ljust(self.size), b"z")
+        return Answer(f"{n}".encode().ljust(self.size), b"z", b"b")
 
 
 def listening(**kw: int) -> SlotCache:
@@ -145,3 +150,19 @@ async def test_answers_of_a_past_minute_are_dropped():
     await cache.get(key("c2", now=NOW), source)
     await cache.get(key(now=NOW + timedelta(minutes=1)), source)
     assert len(cache) == 1
+
+
+async def test_an_answer_is_kept_plain_gzip_and_brotli_each_decoding_to_the_same_bytes():
+    # Shaped like a week: an availability's fields come back far beyond gzip's window.
+    ids = [hashlib.sha256(b"%d" % n).hexdigest() for n in range(1_000)]
+    items = [
+        {"availability_id": ids[i % 500], "consultant": ids[500 + i % 500], "at": i // 500}
+        for i in range(7_500)
+    ]
+    text = json.dumps({"items": items})
+    answer = await encode(text)
+    assert answer.coded("identity") == answer.body == text.encode()
+    assert gzip.decompress(answer.coded("gzip")) == answer.body
+    assert brotli.decompress(answer.coded("br")) == answer.body
+    assert len(answer.brotli) * 4 < len(answer.gzipped)
+    assert answer.size == len(answer.body) + len(answer.gzipped) + len(answer.brotli)

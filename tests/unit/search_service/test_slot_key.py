@@ -1,4 +1,4 @@
-"""The slot cache's key: what it depends on, the minute it is computed as of, gzip."""
+"""The slot cache's key: what it depends on, the minute it is computed as of, the coding."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from datetime import UTC, date, datetime, timedelta
 
 from services.search_service.domain.model import Availability, Restrictions
 from services.search_service.domain.slot_key import (
-    accepts_gzip,
     center_plan,
     next_minute,
+    preferred_encoding,
     slots_key,
 )
 from services.search_service.domain.slots import generate_slots
@@ -121,16 +121,31 @@ def test_who_the_invitee_is_is_not_in_the_key():
     assert slots_key(NOW, exam, [plan()]) == slots_key(NOW, quiz, [plan()])
 
 
-def test_accepts_gzip():
-    assert accepts_gzip("gzip, deflate, br")
-    assert accepts_gzip("br;q=1.0, gzip;q=0.8, *;q=0.1")
-    assert accepts_gzip("x-gzip")
-    assert accepts_gzip("*")
-    assert accepts_gzip("GZIP")
-    assert not accepts_gzip(None)
-    assert not accepts_gzip("")
-    assert not accepts_gzip("identity")
-    assert not accepts_gzip("gzip;q=0")
-    assert not accepts_gzip("deflate, *;q=0")
-    assert not accepts_gzip("*, gzip;q=0")
-    assert not accepts_gzip("gzip;q=x")
+def test_brotli_when_accepted_at_least_as_much_as_gzip():
+    assert preferred_encoding("gzip, deflate, br") == "br"  # what browsers send
+    assert preferred_encoding("br") == "br"
+    assert preferred_encoding("BR;q=0.5, gzip;q=0.5") == "br"
+    assert preferred_encoding("*") == "br"
+    assert preferred_encoding("gzip;q=0.8, *;q=0.9") == "br"
+    assert preferred_encoding("br;q=0.4, gzip;q=0.8") == "gzip"
+
+
+def test_gzip_when_brotli_is_refused_or_not_named():
+    assert preferred_encoding("gzip, deflate") == "gzip"
+    assert preferred_encoding("gzip, deflate, br;q=0") == "gzip"
+    assert preferred_encoding("br;q=0, *") == "gzip"
+    assert preferred_encoding("br;q=0, gzip;q=0.8, *;q=0.1") == "gzip"
+    assert preferred_encoding("x-gzip") == "gzip"
+    assert preferred_encoding("GZIP") == "gzip"
+    assert preferred_encoding("br;q=x, gzip") == "gzip"  # a q that is no number refuses
+
+
+def test_identity_without_an_accepted_coding():
+    assert preferred_encoding(None) == "identity"
+    assert preferred_encoding("") == "identity"
+    assert preferred_encoding("identity") == "identity"
+    assert preferred_encoding("deflate") == "identity"
+    assert preferred_encoding("gzip;q=0, br;q=0") == "identity"
+    assert preferred_encoding("deflate, *;q=0") == "identity"
+    assert preferred_encoding("*, gzip;q=0, br;q=0") == "identity"
+    assert preferred_encoding("gzip;q=x") == "identity"
