@@ -13,9 +13,11 @@ import contextlib
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -492,38 +494,76 @@ def _machine_busy_ticks() -> int:
     return sum(values) - values[3] - values[4]
 
 
-def _process_table() -> dict[int, tuple[str, int, str, int]]:
-    """pid → (comm, cpu ticks, postgres database or '', parent pid) for every process now."""
-    table: dict[int, tuple[str, int, str, int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
+# The group of the bench process and its children (the load generator, the raw apps).
+BENCH_GROUP = "bench + load generator"
+ProcessTable = dict[int, tuple[str, int, str, int]]
+
+
+def _read(path: str) -> bytes:
+    # os-level reads: pathlib's were 3× slower over a whole /proc (it is read twice a second).
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.read(fd, 4096)
+    finally:
+        os.close(fd)
+
+
+def _process_table(known: ProcessTable | None = None) -> ProcessTable:
+    """pid → (comm, cpu ticks, postgres database or '', parent pid) for every process now
+    (a PostgreSQL backend's database taken from ``known`` when it was there already)."""
+    table: ProcessTable = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
             continue
+        pid = int(name)
         try:
-            stat = (entry / "stat").read_text()
-            comm = stat[stat.index("(") + 1 : stat.rindex(")")]
-            fields = stat.rsplit(")", 1)[1].split()
+            stat = _read(f"/proc/{name}/stat").decode()
+            close = stat.rindex(")")
+            comm = stat[stat.index("(") + 1 : close]
+            fields = stat[close + 1 :].split()
             ticks = int(fields[11]) + int(fields[12])
             database = ""
             if comm == "postgres":
-                # "postgres: 15/main: postgres <database> 127.0.0.1(port) idle"
-                words = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().split()
-                database = words[3] if len(words) > 3 else ""
+                prior = known.get(pid) if known else None
+                if prior is not None and prior[0] == comm:
+                    database = prior[2]
+                else:
+                    # "postgres: 15/main: postgres <database> 127.0.0.1(port) idle"
+                    words = _read(f"/proc/{name}/cmdline").replace(b"\0", b" ").decode().split()
+                    database = words[3] if len(words) > 3 else ""
         except (OSError, ValueError, IndexError):
             continue
-        table[int(entry.name)] = (comm, ticks, database, int(fields[1]))
+        table[pid] = (comm, ticks, database, int(fields[1]))
     return table
+
+
+def _reaped_children_ticks() -> float:
+    """CPU of this process's children that exited and were waited for, in clock ticks
+    (the kernel adds a child's whole lifetime here when it is reaped)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (usage.ru_utime + usage.ru_stime) * os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
 class CpuMeter:
     """CPU seconds per group over a measurement: each service of this system, PostgreSQL
     backends of this system's databases, RabbitMQ, the bench process and its load
-    generator, and everything else on the machine (other people's work)."""
+    generator, and everything else on the machine (other people's work).
+
+    A process that exits before the meter stops is gone from /proc: this process's own
+    children (the load generator) are counted from the kernel's total for reaped
+    children, every other process from its last reading (the table is read every
+    ``sample_every`` seconds meanwhile, so at most that much of its time is lost)."""
 
     bench: Bench
-    _before: dict[int, tuple[str, int, str, int]] = field(default_factory=dict)
+    sample_every: float = 0.5
+    _before: ProcessTable = field(default_factory=dict)
+    _seen: ProcessTable = field(default_factory=dict)
+    _children_before: float = 0.0
     _busy_before: int = 0
     _started: float = 0.0
+    _halt: threading.Event = field(default_factory=threading.Event)
+    _sampler: threading.Thread | None = None
 
     def _group(self, pid: int, comm: str, database: str, ppid: int, owners: dict[int, str]) -> str:
         if pid in owners:
@@ -533,36 +573,60 @@ class CpuMeter:
         if comm.startswith("beam"):
             return "rabbitmq"
         if os.getpid() in (pid, ppid):
-            return "bench + load generator"
+            return BENCH_GROUP
         return "other"
 
     @property
     def prefix(self) -> str:
         return str(self.bench.settings.db_prefix)
 
+    def _sample(self) -> None:
+        # A thread, not a task: the meter also spans stretches where the loop is busy.
+        while not self._halt.wait(self.sample_every):
+            self._seen.update(_process_table(self._seen))
+
     def start(self) -> None:
+        self._children_before = _reaped_children_ticks()
         self._before = _process_table()
+        self._seen = dict(self._before)
         self._busy_before = _machine_busy_ticks()
         self._started = time.monotonic()
+        self._halt.clear()
+        self._sampler = threading.Thread(target=self._sample, name="cpu-meter", daemon=True)
+        self._sampler.start()
 
     def stop(self) -> dict[str, float]:
+        self._halt.set()
+        if self._sampler is not None:
+            self._sampler.join()
+        # Reaped children first, then the table: a child reaped in between is counted
+        # once (in the reaped total, and absent from the table).
+        reaped = _reaped_children_ticks() - self._children_before
         after = _process_table()
         busy = _machine_busy_ticks() - self._busy_before
         seconds = max(time.monotonic() - self._started, 1e-6)
         hz = os.sysconf("SC_CLK_TCK")
         assert self.bench.system is not None
         owners = {p.process.pid: p.name for p in self.bench.system.all() if p.process is not None}
+        me = os.getpid()
         groups: dict[str, float] = {}
-        for pid, (comm, ticks, database, ppid) in after.items():
+        for pid, (comm, ticks, database, ppid) in {**self._seen, **after}.items():
             before = self._before.get(pid)
-            used = ticks - (before[1] if before and before[0] == comm else 0)
+            start_ticks = before[1] if before and before[0] == comm else 0
+            if pid not in after and ppid == me:
+                # Reaped: its whole life is in ``reaped``; take off what came before.
+                reaped -= start_ticks
+                continue
+            used = ticks - start_ticks
             if used <= 0:
                 continue
             group = self._group(pid, comm, database, ppid, owners)
             groups[group] = groups.get(group, 0.0) + used
+        if reaped > 0:
+            groups[BENCH_GROUP] = groups.get(BENCH_GROUP, 0.0) + reaped
         accounted = sum(v for k, v in groups.items() if k != "other")
-        # Processes that started, exec'd or ended meanwhile make a per-process "other"
-        # unreliable: the machine's busy time minus what was accounted is the truth.
+        # Others' processes come and go (and exec) too often for a per-process sum: the
+        # machine's busy time minus what was accounted is the truth.
         groups["other"] = max(busy - accounted, 0.0)
         cores = {k: round(v / hz / seconds, 2) for k, v in sorted(groups.items())}
         cores["machine busy"] = round(busy / hz / seconds, 2)
