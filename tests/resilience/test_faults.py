@@ -31,6 +31,8 @@ FAST_NOTIFY = {
     "NOTIFY_RETRY_BASE_SECONDS": "0.5",
     "NOTIFY_RETRY_MAX_SECONDS": "2",
     "NOTIFY_POLL_SECONDS": "0.3",
+    # The duplicate bound asserted below is this (messages held at a kill).
+    "NOTIFY_SMTP_CONCURRENCY": "8",
 }
 
 
