@@ -36,6 +36,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
 
@@ -103,7 +104,7 @@ class Outcome:
     """What one attempt came to, waiting to be recorded with others."""
 
     row: asyncpg.Record
-    at: Any  # datetime of the outcome (the test clock's)
+    at: datetime  # when it happened, on the service's clock
     sent: Prepared | None = None
     failure: SendFailure | None = None
     subject: str | None = None
@@ -226,7 +227,7 @@ class Scheduler:
             try:
                 invites = await self._invite_data(conn, rows)
             except Exception:
-                invites = {}  # each send reads it again; nothing claimed is dropped
+                invites = {}  # those sends fail as temporary and are retried; none is dropped
         self._backlog = len(rows) == free
         self._maybe_due = self._backlog
         for row in rows:
