@@ -14,11 +14,14 @@ from __future__ import annotations
 import gzip
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from bench import seeding
+import brotli
+
+from bench import loadgen, seeding
 from bench.harness import (
     Bench,
     Profiler,
@@ -31,6 +34,11 @@ from bench.harness import (
 )
 from bench.stats import percentile
 
+DECODERS: dict[str, Callable[[bytes], bytes]] = {
+    "gzip": gzip.decompress,
+    "br": brotli.decompress,
+}
+
 
 @dataclass
 class World:
@@ -39,7 +47,8 @@ class World:
     week: tuple[date, date]
     slots: int
     body_bytes: int  # one answer as JSON
-    gzip_bytes: int  # the same answer as sent to a browser (Content-Encoding: gzip)
+    gzip_bytes: int  # the same answer to a client accepting only gzip
+    br_bytes: int  # the same answer as sent to a browser (gzip, deflate, br: brotli)
     seed_s: float
 
 
@@ -80,21 +89,28 @@ async def prepare(bench: Bench, consultants: int, weeks: int, students: int) -> 
     ) as resp:
         assert resp.status == 200, await resp.text()
         raw = await resp.read()
-    async with admin.session.get(
-        url, params=params, headers={"Accept-Encoding": "gzip"}, auto_decompress=False
-    ) as resp:
-        assert resp.status == 200, await resp.text()
-        packed = await resp.read()
-        encoding = resp.headers.get("Content-Encoding", "identity")
-    # The compressed answer is the same answer.
-    assert (gzip.decompress(packed) if encoding == "gzip" else packed) == raw
+    sizes: dict[str, int] = {}
+    for accept, expected in (("gzip", "gzip"), (loadgen.BROWSER_HEADERS["Accept-Encoding"], "br")):
+        async with admin.session.get(
+            url, params=params, headers={"Accept-Encoding": accept}, auto_decompress=False
+        ) as resp:
+            assert resp.status == 200, await resp.text()
+            packed = await resp.read()
+            encoding = resp.headers.get("Content-Encoding", "identity")
+        assert encoding == expected, f"asked {accept!r}, got {encoding}"
+        # The compressed answer is exactly the same answer.
+        assert DECODERS[encoding](packed) == raw, f"{encoding} answer differs from the plain one"
+        sizes[encoding] = len(packed)
     slots = len(json.loads(raw)["items"])
     seed_s = time.monotonic() - started
     log(
         f"search: semester seeded in {seed_s:.1f}s; one week = {slots} slots, "
-        f"{len(raw) / 1024:,.0f} KiB as JSON, {len(packed) / 1024:,.0f} KiB as sent ({encoding})"
+        f"{len(raw) / 1024:,.0f} KiB as JSON, {sizes['gzip'] / 1024:,.0f} KiB gzip, "
+        f"{sizes['br'] / 1024:,.0f} KiB brotli (what a browser gets)"
     )
-    return World(tokens, availability_ids, week, slots, len(raw), len(packed), seed_s)
+    return World(
+        tokens, availability_ids, week, slots, len(raw), sizes["gzip"], sizes["br"], seed_s
+    )
 
 
 async def run_rep(
@@ -133,9 +149,11 @@ async def run_rep(
     system["search_service_p95_ms"] = percentile(served, 95)
     system["gateway_p50_ms"] = percentile(gateway, 50)
     system["gateway_p95_ms"] = percentile(gateway, 95)
-    # Over the wire (gzip when the client accepts it, as the load generator does).
+    # Over the wire (brotli when the client accepts it, as the load generator does).
     system["bytes_per_response"] = system["bytes"] / system["count"] if system["count"] else 0
     system["uncompressed_bytes_per_response"] = world.body_bytes
+    system["gzip_bytes_per_response"] = world.gzip_bytes
+    system["br_bytes_per_response"] = world.br_bytes
     await bench.settle()
     async with raw_app(bench.dsn("search_service"), bench.pool_max) as url:
         with cpu_usage(bench) as raw_cores:
