@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -95,16 +96,26 @@ async def upsert_invitees(
     anchor_at: datetime,
     tz_known: bool,
 ) -> None:
-    """Fill in the invitees of invite.created; stubs keep the status they already have."""
-    await conn.executemany(
+    """Fill in the invitees of invite.created; stubs keep the status they already have.
+
+    One statement for the whole invite (thousands of rows), not one per invitee.
+    """
+    unique = dict(rows)
+    await conn.execute(
         """INSERT INTO invitees(invitee_id, invite_id, data, scheduled_at, anchor_at, tz_known)
-           VALUES ($1, $2, $3, $4, $5, $6)
+           SELECT u.invitee_id, $3, u.data::jsonb, $4, $5, $6
+           FROM unnest($1::text[], $2::text[]) AS u(invitee_id, data)
            ON CONFLICT (invitee_id) DO UPDATE
            SET invite_id = EXCLUDED.invite_id, data = EXCLUDED.data,
                scheduled_at = EXCLUDED.scheduled_at, anchor_at = EXCLUDED.anchor_at,
                tz_known = EXCLUDED.tz_known
            WHERE invitees.data IS NULL""",
-        [(iid, invite_id, data, scheduled_at, anchor_at, tz_known) for iid, data in rows],
+        list(unique),
+        [json.dumps(data) for data in unique.values()],
+        invite_id,
+        scheduled_at,
+        anchor_at,
+        tz_known,
     )
 
 
@@ -222,16 +233,23 @@ async def insert_invite_messages(
     rows: Sequence[tuple[str, str, str, str, int, str | None, datetime]],
 ) -> None:
     """(invitee_id, invite_id, message_id, kind, sequence, recipient, due_at); a row that
-    exists already is revived only if it had been cancelled (never sent)."""
-    await conn.executemany(
+    exists already is revived only if it had been cancelled (never sent). One statement
+    for any number of rows."""
+    unique = list({(r[0], r[3], r[4]): r for r in rows}.values())
+    if not unique:
+        return
+    columns = list(zip(*unique, strict=True))
+    await conn.execute(
         """INSERT INTO messages(id, invitee_id, invite_id, message_id, kind, sequence,
                                 recipient, due_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+           SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
+                                $6::int[], $7::text[], $8::timestamptz[])
            ON CONFLICT (invitee_id, kind, sequence) WHERE invitee_id IS NOT NULL
            DO UPDATE SET status = 'pending', due_at = EXCLUDED.due_at, attempts = 0,
                          next_attempt_at = now(), last_error = NULL
            WHERE messages.status = 'cancelled'""",
-        [(new_id(), *r) for r in rows],
+        [new_id() for _ in unique],
+        *(list(c) for c in columns),
     )
 
 

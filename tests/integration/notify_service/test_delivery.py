@@ -386,3 +386,35 @@ async def test_a_new_invite_is_sent_at_once_not_at_the_next_poll(settings, smtp,
     [student] = make_invitees(1)
     await publish_events(cfg, invite_event([student], due_date=today() + timedelta(days=5)))
     await eventually(lambda: _count(smtp), lambda n: n == 1, timeout=5, message="sent at once")
+
+
+async def test_an_invitee_cancelled_before_the_invite_is_heard_of_gets_nothing(
+    cfg, smtp, start_service
+):
+    await start_service(SPEC, cfg)
+    a, b = make_invitees(2)
+    invite = invite_event([a, b], due_date=today() + timedelta(days=5))
+    cancelled = make_event(
+        "invitee.status_changed",
+        InviteeStatusChanged(
+            invitee_id=b.invitee_id, invite_id=invite.payload.invite_id, status="cancelled"
+        ),
+        producer="invite_service",
+    )
+    await publish_events(cfg, cancelled)
+    await eventually(
+        lambda: rows(cfg, "SELECT status FROM invitees WHERE invitee_id = $1", b.invitee_id),
+        lambda r: [x["status"] for x in r] == ["cancelled"],
+        message="stub left by the early event",
+    )
+    await publish_events(cfg, invite)
+    await eventually(lambda: _count(smtp), lambda n: n == 1, message="a's instructions")
+    await _settle(cfg)
+    assert [r.rcpt_tos for r in smtp.received] == [[a.email]]
+    [stub] = await rows(
+        cfg,
+        "SELECT status, data->>'email' AS email FROM invitees WHERE invitee_id = $1",
+        b.invitee_id,
+    )
+    assert (stub["status"], stub["email"]) == ("cancelled", b.email)
+    assert await rows(cfg, "SELECT 1 FROM messages WHERE invitee_id = $1", b.invitee_id) == []
