@@ -35,6 +35,7 @@ from services.search_service import repository as repo
 from services.search_service.domain.model import Center
 from services.search_service.domain.slot_key import SlotsKey
 from services.search_service.metrics import BYTES, ENTRIES, INVALIDATIONS, LOOKUPS
+from shared.errors import Problem
 from shared.events import DurationRule
 from shared.runtime import RUNTIME, Runtime
 
@@ -254,13 +255,25 @@ async def clear_after_writes(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     """Any write answered here clears this copy's cache before its answer leaves, so the
-    writer's next search sees it (other copies hear it through NOTIFY)."""
+    writer's next search sees it (other copies hear it through NOTIFY).
+
+    A refusal (4xx) changed nothing — every endpoint's rule — so it keeps the cache: in a
+    booking storm most attempts are refused, and each would otherwise empty it.
+    """
     if request.method in _SAFE_METHODS:
         return await handler(request)
     try:
-        return await handler(request)
-    finally:
+        response = await handler(request)
+    except (Problem, web.HTTPException) as exc:
+        if not 400 <= exc.status < 500:
+            request.app[SLOT_CACHE].clear("write")
+        raise
+    except BaseException:
         request.app[SLOT_CACHE].clear("write")
+        raise
+    if not 400 <= response.status < 500:
+        request.app[SLOT_CACHE].clear("write")
+    return response
 
 
 def install(app: web.Application) -> None:

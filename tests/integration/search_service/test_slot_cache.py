@@ -83,6 +83,20 @@ async def test_a_booking_is_gone_from_the_very_next_search_here(
     assert await starts(client, tokens[0]) == ["10:00"]
 
 
+async def test_a_refused_booking_keeps_the_cache(settings, start_service, monkeypatch):
+    client = await start_listening(start_service, settings)
+    _, avail, tokens = await world(client, settings)
+    deaf_to_notifications(monkeypatch, client)
+    assert (await book(client, tokens[1], avail["id"], f"{DAY}T09:00:00-05:00")).status == 201
+    assert await starts(client, tokens[0]) == ["10:00"]
+    hits = lookups("hit")
+    taken = await book(client, tokens[2], avail["id"], f"{DAY}T09:00:00-05:00")
+    assert taken.status == 409
+    assert len(cache_of(client)) == 1
+    assert await starts(client, tokens[0]) == ["10:00"]
+    assert lookups("hit") == hits + 1
+
+
 async def test_a_new_availability_is_in_the_very_next_search_here(
     settings, start_service, monkeypatch
 ):
