@@ -228,6 +228,28 @@ def test_confirmation_has_local_times_and_a_parsable_ics():
     assert [c for c in cal.walk("VTIMEZONE")], "the timezone is described"
 
 
+def test_ics_timezone_is_the_full_description_and_before_the_event():
+    ics = (
+        compose_confirmation(
+            booked(), invitee(), tz=zone("America/New_York"), uid_domain="d", now=NOW
+        )
+        .attachments[0]
+        .content
+    )
+    reference = icalendar.Calendar()
+    reference.add_component(icalendar.Event())
+    reference.subcomponents[0].add(
+        "dtstart", datetime(2026, 3, 4, 15, tzinfo=UTC).astimezone(zone("America/New_York"))
+    )
+    reference.add_missing_timezones()
+    expected = reference.walk("VTIMEZONE")[0].to_ical()
+    names = [c.name for c in icalendar.Calendar.from_ical(ics).subcomponents]
+    assert names == ["VTIMEZONE", "VEVENT"]
+    assert expected in ics
+    utc = compose_confirmation(booked(), invitee(), tz=zone("UTC"), uid_domain="d", now=NOW)
+    assert b"VTIMEZONE" not in utc.attachments[0].content
+
+
 def test_ics_uid_is_stable_per_appointment():
     one = compose_confirmation(booked(), invitee(), tz=zone("UTC"), uid_domain="d", now=NOW)
     two = compose_confirmation(booked(), invitee(), tz=zone("UTC"), uid_domain="d", now=NOW)
