@@ -36,11 +36,14 @@ def markdown(results: dict[str, Any]) -> str:
         "| scenario | figure | system: median (min–max) | raw baseline | ratio | target | met |",
         "|---|---|---|---|---|---|---|",
     ]
-    from bench.run import SUMMARIZERS
+    from bench.run import SUMMARIZERS, summarize_scaleout_booking
 
     for name, scenario in results["scenarios"].items():
         # Recomputed from the raw repetitions, so the table follows the current rules.
         figures = SUMMARIZERS[name](scenario["repetitions"])
+        if name == "scaleout" and results.get("scaleout_booking"):
+            booking = results["scenarios"].get("booking", {}).get("repetitions")
+            figures += summarize_scaleout_booking(results["scaleout_booking"], booking)
         for f in figures:
             met = "" if f["met"] is None else ("yes" if f["met"] else "**no**")
             lines.append(
@@ -51,6 +54,8 @@ def markdown(results: dict[str, Any]) -> str:
 
 
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1].startswith("-"):
+        raise SystemExit(__doc__)
     path = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "bench" / "results" / "latest.json"
     results = json.loads(path.read_text())
     m = results["machine"]
