@@ -5,10 +5,11 @@ Defaults work on a machine with PostgreSQL and RabbitMQ on localhost.
 
 from __future__ import annotations
 
+import ipaddress
 from functools import cached_property
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICE_NAMES = ("invite_service", "search_service", "notify_service", "report_service")
@@ -19,6 +20,23 @@ DEFAULT_PORTS = {
     "notify_service": 8083,
     "report_service": 8084,
 }
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(value: str) -> tuple[Network, ...]:
+    """``"10.0.0.0/8, 192.168.1.7"`` → networks; a bad entry is a ValueError naming it."""
+    networks = []
+    for item in value.split(","):
+        text = item.strip()
+        if not text:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(text, strict=False))
+        except ValueError as exc:
+            raise ValueError(f"{text!r} is not an IP address or network") from exc
+    return tuple(networks)
 
 
 class Settings(BaseSettings):
@@ -63,6 +81,9 @@ class Settings(BaseSettings):
     # Shared secret of the gateway-signed identity (HMAC-SHA256).
     internal_auth_secret: str = "dev-only-internal-secret-change-me"
     identity_ttl_seconds: int = 60
+    # Proxies (load balancer, ingress) in front of the gateway whose X-Forwarded-For
+    # is believed, comma-separated addresses or networks; empty: the peer is the client.
+    trusted_proxies: str = ""
 
     invite_service_url: str = "http://127.0.0.1:8081"
     search_service_url: str = "http://127.0.0.1:8082"
@@ -91,6 +112,16 @@ class Settings(BaseSettings):
         """Base URLs of every copy of a service (comma-separated in the variable)."""
         raw: str = getattr(self, f"{service}_url")
         return [u.strip().rstrip("/") for u in raw.split(",") if u.strip()]
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        parse_networks(value)
+        return value
+
+    @cached_property
+    def trusted_proxy_networks(self) -> tuple[Network, ...]:
+        return parse_networks(self.trusted_proxies)
 
     @cached_property
     def retry_delays(self) -> tuple[int, ...]:

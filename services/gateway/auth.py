@@ -16,6 +16,7 @@ from aiohttp import web
 
 from services.gateway import repository as repo
 from services.gateway.domain import csrf
+from services.gateway.domain.client_address import client_address
 from services.gateway.domain.passwords import Passwords
 from services.gateway.domain.ratelimit import Limits
 from services.gateway.domain.routing import STUDENT_PREFIX
@@ -76,8 +77,12 @@ def limits(runtime: Runtime) -> Limits:
 
 
 def client_ip(request: web.Request) -> str:
-    # The direct peer: X-Forwarded-For is not trusted (no trusted proxy is configured).
-    return request.remote or "unknown"
+    """The client's address: the peer, or what trusted proxies say (TRUSTED_PROXIES)."""
+    return client_address(
+        request.remote,
+        request.headers.get("X-Forwarded-For"),
+        request.app[RUNTIME].settings.trusted_proxy_networks,
+    )
 
 
 def signed_identity(runtime: Runtime, identity: Identity) -> str:

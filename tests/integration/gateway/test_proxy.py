@@ -154,6 +154,47 @@ async def test_token_guessing_is_limited_per_address(start_gateway, upstream):
     assert len(search.seen) == 3  # refused guesses never reach the service
 
 
+async def _guess_until_limited(client: Any, forwarded_for: str) -> None:
+    headers = {"X-Forwarded-For": forwarded_for}
+    for i in range(3):
+        resp = await client.get(f"/api/v1/invitations/{'B' * 31}{i}", headers=headers)
+        assert resp.status == 404
+    resp = await client.get(f"/api/v1/invitations/{TOKEN}", headers=headers)
+    assert resp.status == 429
+
+
+async def test_behind_a_trusted_proxy_guessing_is_limited_per_forwarded_address(
+    start_gateway, upstream
+):
+    search = await upstream("search")
+    for i in range(3):
+        search.on("GET", f"/api/v1/invitations/{'B' * 31}{i}", _unknown)
+    client, runtime = await start_gateway(
+        search_service_url=search.url, trusted_proxies="127.0.0.1, ::1"
+    )
+    limits(runtime).link_guesses = Policy("link404", 3, timedelta(minutes=1))
+    await _guess_until_limited(client, "198.51.100.77, 203.0.113.9")
+    # Another student behind the same proxy is not caught by the guesser's limit.
+    other = await client.get(
+        f"/api/v1/invitations/{TOKEN}", headers={"X-Forwarded-For": "203.0.113.10"}
+    )
+    assert other.status == 200
+
+
+async def test_without_trusted_proxies_a_forwarded_address_changes_nothing(start_gateway, upstream):
+    search = await upstream("search")
+    for i in range(3):
+        search.on("GET", f"/api/v1/invitations/{'B' * 31}{i}", _unknown)
+    client, runtime = await start_gateway(search_service_url=search.url)
+    limits(runtime).link_guesses = Policy("link404", 3, timedelta(minutes=1))
+    await _guess_until_limited(client, "203.0.113.9")
+    # A guesser cannot escape the limit by claiming another address.
+    spoofed = await client.get(
+        f"/api/v1/invitations/{TOKEN}", headers={"X-Forwarded-For": "203.0.113.10"}
+    )
+    assert spoofed.status == 429
+
+
 async def test_link_requests_from_an_address_without_misses_ask_no_database(
     start_gateway, upstream, monkeypatch
 ):
