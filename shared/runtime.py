@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aio_pika
 import aiohttp
@@ -54,6 +54,9 @@ def describe_amqp(url: str) -> str:
     return f"{parts.hostname or 'localhost'}:{parts.port or 5672}"
 
 
+_T = TypeVar("_T")
+
+
 @dataclass
 class Runtime:
     """The resources of one service process, handed to routes and handlers."""
@@ -70,6 +73,16 @@ class Runtime:
     http: aiohttp.ClientSession | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     listeners: dict[str, Listener] = field(default_factory=dict)
+
+    def one(self, kind: type[_T]) -> _T:
+        """This process's one ``kind()``, made on first use (state a service keeps in
+        memory: rate-limit policies, round-robin counters, caches)."""
+        key = f"{kind.__module__}.{kind.__qualname__}"
+        found = self.extras.get(key)
+        if found is None:
+            found = self.extras[key] = kind()
+        assert isinstance(found, kind)
+        return found
 
     @property
     def db(self) -> asyncpg.Pool:

@@ -61,19 +61,11 @@ _RESOLVED = web.RequestKey("gateway_principal", _Resolved)
 
 
 def passwords(runtime: Runtime) -> Passwords:
-    found = runtime.extras.get("passwords")
-    if found is None:
-        found = runtime.extras["passwords"] = Passwords()
-    assert isinstance(found, Passwords)
-    return found
+    return runtime.one(Passwords)
 
 
 def limits(runtime: Runtime) -> Limits:
-    found = runtime.extras.get("limits")
-    if found is None:
-        found = runtime.extras["limits"] = Limits()
-    assert isinstance(found, Limits)
-    return found
+    return runtime.one(Limits)
 
 
 def client_ip(request: web.Request) -> str:

@@ -73,11 +73,7 @@ class MissWatch:
 
 
 def miss_watch(runtime: Runtime) -> MissWatch:
-    found = runtime.extras.get("miss_watch")
-    if found is None:
-        found = runtime.extras["miss_watch"] = MissWatch()
-    assert isinstance(found, MissWatch)
-    return found
+    return runtime.one(MissWatch)
 
 
 async def link_guard(request: web.Request) -> int:

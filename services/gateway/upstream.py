@@ -75,11 +75,7 @@ class Upstreams:
 
 
 def upstreams(runtime: Runtime) -> Upstreams:
-    found = runtime.extras.get("upstreams")
-    if found is None:
-        found = runtime.extras["upstreams"] = Upstreams()
-    assert isinstance(found, Upstreams)
-    return found
+    return runtime.one(Upstreams)
 
 
 def unavailable(service: str) -> Problem:
