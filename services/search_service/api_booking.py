@@ -21,7 +21,7 @@ from services.search_service.api_invitations import (
     Invitation,
     duration_for,
     open_link,
-    resolve,
+    resolve_link,
 )
 from services.search_service.domain.model import Busy, Center
 from services.search_service.domain.slots import SearchInput, check_booking
@@ -29,6 +29,7 @@ from services.search_service.domain.window import Window
 from services.search_service.models import BookIn
 from services.search_service.outbox_events import booked_event
 from services.search_service.presenters import student_appointment_out
+from services.search_service.slot_cache import slot_cache
 from shared.bus.outbox import add_to_outbox
 from shared.errors import Problem, field_problem
 from shared.http import identity, json_response, parse_body
@@ -145,7 +146,9 @@ async def get_my_appointment(request: web.Request) -> web.Response:
     identity(request)
     runtime = request.app[RUNTIME]
     async with runtime.db.acquire() as conn:
-        inv = await resolve(conn, request.match_info["token"], runtime.clock.now())
+        inv, _ = await resolve_link(
+            conn, slot_cache(request), request.match_info["token"], runtime.clock.now()
+        )
         appointment_id = inv.row["appointment_id"]
         if appointment_id is None:
             raise Problem(404, "There is no appointment booked for this invite yet.")

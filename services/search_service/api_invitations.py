@@ -92,16 +92,6 @@ def restrictions_of(row: Any) -> Restrictions:
     )
 
 
-async def resolve(conn: asyncpg.Connection, token: str, now: datetime) -> Invitation:
-    if not looks_like_token(token):
-        raise _not_found()
-    row = await repo.invitation_by_token(conn, hash_token(token))
-    if row is None:
-        raise _not_found()
-    center_ids = list(row["center_ids"] or ())
-    return open_link(row, await repo.centers(conn, center_ids or None), now)
-
-
 def open_link(row: Any, centers: dict[str, Center], now: datetime) -> Invitation:
     """The invitation of a link's row, or the same 404 as an unknown link when closed."""
     status = link_status(

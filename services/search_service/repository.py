@@ -219,13 +219,6 @@ def availability_of(row: Row) -> Availability:
     )
 
 
-async def lock_availability(conn: asyncpg.Connection, availability_id: str) -> Row | None:
-    """The availability row, locked until the end of the transaction (one booking at a time)."""
-    return await conn.fetchrow(
-        AVAILABILITY_SELECT + " WHERE a.id = $1 FOR UPDATE OF a", availability_id
-    )
-
-
 async def search_availabilities(
     conn: asyncpg.Connection,
     *,
