@@ -12,9 +12,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 
-from shared.settings import Network, parse_networks
-
-__all__ = ["Network", "client_address", "parse_networks"]
+from shared.settings import Network
 
 # A header longer than this is not from a proxy chain anyone runs.
 _MAX_HOPS = 32

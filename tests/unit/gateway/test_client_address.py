@@ -1,6 +1,7 @@
 import pytest
 
-from services.gateway.domain.client_address import client_address, parse_networks
+from services.gateway.domain.client_address import client_address
+from shared.settings import parse_networks
 
 PROXIES = parse_networks("10.0.0.0/8, 2001:db8::/32")
 
